@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every test of kpvp_nb: the library must be what the notebooks export, the notebooks must be clean,
+# every notebook's tests must pass (nbdev_test; cells flagged `slow` are skipped), then pytest.
+# The slow tests: `nbdev_test --flags slow` and `pytest -m slow tests`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  before=$(git status --porcelain)
+  nbdev_export
+  nbdev_clean
+  after=$(git status --porcelain)
+  if [ "$before" != "$after" ]; then
+    echo "FAIL: nbdev_export / nbdev_clean changed files; run them and commit the result:"
+    diff <(echo "$before") <(echo "$after") || true
+    exit 1
+  fi
+  echo "ok: kpvp_nb/ is what nbdev_export makes of nbs/, and the notebooks are clean"
+fi
+echo "== nbdev_test"
+nbdev_test --n_workers "${KPVP_TEST_WORKERS:-2}" --timing
+echo "== pytest"
+python -m pytest tests -q -p no:cacheprovider
