@@ -18,6 +18,7 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   echo "ok: kpvp_nb/ is what nbdev_export makes of nbs/, and the notebooks are clean"
 fi
 echo "== nbdev_test"
-nbdev_test --n_workers "${KPVP_TEST_WORKERS:-2}" --timing
+# notebooks run in parallel, one per core: one thread each (oversubscribed threads slow torch on CPUs a lot)
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nbdev_test --n_workers "${KPVP_TEST_WORKERS:-2}" --timing
 echo "== pytest"
 python -m pytest tests -q -p no:cacheprovider
