@@ -1,0 +1,66 @@
+"""Stage-1 training step on this CPU: seconds per step and peak memory at 64x64 and 128x128, batch 16
+and 32, for the `cpu` preset (width 0.25, pixel loss) and the `paper` preset (width 1, VGG-19 + GAN;
+random VGG weights here, which cost the same), each in float32, channels_last and bf16 autocast (the paper's networks only at 64x64, batch 16).
+The step's FLOPs (torch's FlopCounterMode) over its time, against the machine's measured float32
+matmul throughput, gives the fraction of peak the step reaches.
+
+    python benchmarks/stage1_step.py            # writes benchmarks/results/stage1_step.json (about 15 min on 2 cores)
+"""
+import json, os, platform, resource, subprocess, sys, time
+from pathlib import Path
+
+def matmul_gflops(n=2048, reps=10):
+    import torch
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2): a @ b
+    t = time.perf_counter()
+    for _ in range(reps): a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+def one(preset, size, bs, variant, steps=2):
+    import torch
+    from dataclasses import replace
+    from torch.utils.flop_counter import FlopCounterMode
+    from kpvp_nb.stage1 import get_config, build_models, build_perceptual, Stage1Step
+    cfg = get_config(preset, size=size, batch_size=bs, channels_last=variant == 'channels_last',
+                     mixed_precision='bf16' if variant == 'bf16' else 'no', vgg='random' if preset == 'paper' else 'none')
+    models = build_models(cfg)
+    opts = dict(G=torch.optim.Adam(list(models['Q'].parameters()) + list(models['T'].parameters()), cfg.lr, betas=cfg.betas))
+    if 'D' in models: opts['D'] = torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas)
+    class Tr:                                       # the parts of Trainer a step uses, without accelerate
+        def __init__(s): s.modules, s.optimizers = models, opts
+        def backward(s, l): l.backward()
+        def autocast(s): return torch.autocast('cpu', dtype=torch.bfloat16, enabled=variant == 'bf16')
+    step = Stage1Step(cfg, build_perceptual(cfg))
+    b = dict(source=torch.rand(bs, 3, size, size) * 2 - 1, target=torch.rand(bs, 3, size, size) * 2 - 1)
+    tr = Tr()
+    step(tr, b, 0)
+    with FlopCounterMode(display=False) as fc: step(tr, b, 1)
+    flops = fc.get_total_flops()
+    ts = []
+    for i in range(steps):
+        t = time.perf_counter(); step(tr, b, 2 + i); ts.append(time.perf_counter() - t)
+    return dict(sec_per_step=min(ts), gflop_per_step=flops / 1e9, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+if __name__ == '__main__':
+    if len(sys.argv) > 1:                           # one measurement, in its own process (clean peak memory)
+        print(json.dumps(one(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]))); sys.exit()
+    import torch
+    peak = matmul_gflops()
+    res = dict(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(), threads=torch.get_num_threads(),
+               torch=torch.__version__, matmul_gflops_fp32=round(peak, 1), results=[])
+    print(f'float32 matmul: {peak:.1f} GFLOP/s')
+    grid = [(pr, sz, bs, var) for pr in ('cpu', 'paper') for sz in (64, 128) for bs in (16, 32) for var in ('fp32', 'channels_last', 'bf16')
+            if pr == 'cpu' or var == 'fp32' or (sz, bs) == (64, 16)]    # the paper's nets are slow here: variants at 64/16 only
+    for preset, size, bs, variant in grid:
+                if True:
+                    r = subprocess.run([sys.executable, __file__, preset, str(size), str(bs), variant], capture_output=True, text=True)
+                    if r.returncode: print(r.stderr[-2000:]); continue
+                    m = json.loads(r.stdout.strip().splitlines()[-1])
+                    m.update(preset=preset, size=size, batch=bs, variant=variant,
+                             fraction_of_matmul_peak=round(m['gflop_per_step'] / m['sec_per_step'] / peak, 3))
+                    res['results'].append(m)
+                    print(f"{preset:5s} {size:3d} b{bs:2d} {variant:13s} {m['sec_per_step']:7.3f} s/step  {m['gflop_per_step']:8.1f} GFLOP  "
+                          f"{m['fraction_of_matmul_peak']:.2f} of peak  {m['peak_rss_mib']:.0f} MiB", flush=True)
+    out = Path(__file__).parent / 'results' / 'stage1_step.json'
+    out.write_text(json.dumps(res, indent=1)); print('wrote', out)
