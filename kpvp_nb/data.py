@@ -4,9 +4,8 @@
 
 # %% ../nbs/02_data.ipynb #a655d763
 from __future__ import annotations
-import math, random
-from dataclasses import dataclass, field
-from functools import lru_cache
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
