@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .data import VideoFolder, draw_augment, to_tensor
+from .datasets import open_split
 from .video import kp_to_pixels
 
 # %% auto #0
@@ -134,8 +135,8 @@ def evaluate_run(run, # a stage-1 run folder
     from kpvp_nb.stage1 import load_stage1, build_models, build_perceptual
     from dataclasses import replace
     Q, T, cfg = load_stage1(run, device)
-    train = VideoFolder(data, 'train')
-    test = VideoFolder(data, 'test', classes=train.classes)
+    train = open_split(data, 'train')                                   # any layout the loaders know
+    test = open_split(data, 'test', train.classes)
     res = dict(run=str(run), data=str(data), size=cfg.size, n_kp=cfg.n_kp, translator=cfg.translator)
     if train.has_keypoints and test.has_keypoints:
         untrained = build_models(replace(cfg, lambda_gan=0.))['Q'].to(device)
