@@ -15,13 +15,8 @@ Everything runs in one thread (OMP_NUM_THREADS=1), each measurement in its own p
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
 
-def matmul_gflops(n=2048, reps=10):
-    import torch
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    for _ in range(2): a @ b
-    t = time.perf_counter()
-    for _ in range(reps): a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+sys.path.insert(0, str(Path(__file__).parent))
+from stage1_step import matmul_gflops                     # the same float32 matmul peak as the stage-1 benchmark
 
 class LSTMFlops:
     "FlopCounterMode does not see inside torch's fused LSTM: count its matmuls from the shapes (2*4H(I+H) per step, layer and sequence)."
