@@ -166,7 +166,7 @@ def eval_keypoints_cli(argv:list|None=None): # arguments (default: the command l
     import argparse, json
     ap = argparse.ArgumentParser(prog='kpvp_eval_keypoints', description='Score a stage-1 run against its baselines.')
     ap.add_argument('--run', required=True, help='stage-1 run folder')
-    ap.add_argument('--data', required=True, help='dataset root (video-folder layout)')
+    ap.add_argument('--data', required=True, help='dataset root: video-folder layout, Penn Action, or NEMO/MGIF')
     ap.add_argument('--json', help='also write the scores to this JSON file')
     ap.add_argument('--stride', type=int, default=4, help='score every stride-th frame')
     ap.add_argument('--n-pairs', type=int, default=256, help='held-out pairs for the reconstruction scores')
