@@ -238,13 +238,16 @@ def video_to_folder(frames:np.ndarray, # uint8 [T,H,W,3], already cropped/resize
                     segment:int=40, # frames per segment (one "video" of the dataset)
                     test_frac:float=0.2, # fraction of segments (the last ones) for the test split
                     label:str='clip', # the single class name
+                    test_segments=None, # indices of the held-out segments (default: the last ones, by `test_frac`)
                    ) -> Path:
     "Cut one video into segments and write them as a one-class video folder (frame folders)."
     from kpvp_nb.video import write_video
     n = len(frames) // segment
     if n < 2: raise ValueError(f"{len(frames)} frames make fewer than 2 segments of {segment}; use a shorter segment")
-    n_test = max(1, round(n * test_frac))
+    test = set(range(n - max(1, round(n * test_frac)), n)) if test_segments is None else {int(i) for i in test_segments}
+    if not test or not test < set(range(n)):
+        raise ValueError(f"test_segments={sorted(test)} must name at least one and not all of the {n} segments (0..{n - 1})")
     for i in range(n):
-        split = 'test' if i >= n - n_test else 'train'
+        split = 'test' if i in test else 'train'
         write_video(Path(out) / split / label / f'seg{i:03d}', frames[i * segment:(i + 1) * segment])
     return Path(out)

@@ -174,36 +174,40 @@ def _one_hot(a, n_classes:int, batch:int, device) -> Tensor:
 # %% ../nbs/09_motion.ipynb #0798c3d5
 class MotionEncoder(nn.Module):
     "q(z | k_1:T, k0, a): a 2-layer LSTM over the future keypoints, then one layer to mu and log sigma^2."
-    def __init__(self, n_kp:int, n_classes:int=0, hidden:int=1024, layers:int=2, latent:int=64, heads:str='linear'):
+    def __init__(self, n_kp:int, n_classes:int=0, hidden:int=1024, layers:int=2, latent:int=64, heads:str='linear', residual:bool=False):
         super().__init__()
-        self.n_kp, self.n_classes = n_kp, n_classes
+        self.n_kp, self.n_classes, self.residual = n_kp, n_classes, residual
         self.lstm = _lstm(2 * n_kp, hidden, layers)
         self.head = _Head(hidden + 2 * n_kp + n_classes, 2 * latent, heads == 'relu')
     def forward(self, seq:Tensor, # future keypoints [B,T,K,2]
                 k0:Tensor, # first keypoints [B,K,2]
                 a=None, # class indices [B] (or one-hot [B,C]); None without classes
                ) -> tuple[Tensor, Tensor]: # mu, logvar [B,latent]
+        if self.residual: seq = seq - k0[:, None]                             # read the motion, not the pose
         h, _ = self.lstm(seq.flatten(2))                                      # [B,T,hidden]
         x = torch.cat([h[:, -1], k0.flatten(1), _one_hot(a, self.n_classes, len(k0), k0.device)], 1)
         return self.head(x).chunk(2, 1)
 
 class MotionDecoder(nn.Module):
-    "p(k_1:T | z, k0, a): one layer maps [z, k0, a] to the LSTM's first input (zeros after), tanh(linear) per step."
-    def __init__(self, n_kp:int, n_classes:int=0, hidden:int=1024, layers:int=2, latent:int=64, d_in:int=32, heads:str='linear'):
+    "p(k_1:T | z, k0, a): one layer maps [z, k0, a] to the LSTM's first input (zeros after), then per step tanh(linear) (or k0 + linear)."
+    def __init__(self, n_kp:int, n_classes:int=0, hidden:int=1024, layers:int=2, latent:int=64, d_in:int=32, heads:str='linear',
+                 residual:bool=False):
         super().__init__()
-        self.n_kp, self.n_classes, self.latent = n_kp, n_classes, latent
+        self.n_kp, self.n_classes, self.latent, self.residual = n_kp, n_classes, latent, residual
         self.inp = _Head(latent + 2 * n_kp + n_classes, d_in, heads == 'relu')
         self.lstm = _lstm(d_in, hidden, layers)
         self.out = nn.Linear(hidden, 2 * n_kp)
+        if residual: nn.init.zeros_(self.out.weight); nn.init.zeros_(self.out.bias)   # starts as the frozen pose k_t = k0
     def forward(self, z:Tensor, # latent codes [B,latent]
                 k0:Tensor, # first keypoints [B,K,2]
                 a=None, # class indices [B] (or one-hot); None without classes
                 n_frames:int=32, # T, frames to unroll
-               ) -> Tensor: # keypoints [B,T,K,2] in (-1, 1)
+               ) -> Tensor: # keypoints [B,T,K,2] (in (-1, 1) unless residual)
         B = len(z)
         x0 = self.inp(torch.cat([z, k0.flatten(1), _one_hot(a, self.n_classes, B, z.device)], 1))   # [B,d_in]
         x = torch.cat([x0[:, None], x0.new_zeros(B, n_frames - 1, x0.shape[1])], 1)               # [B,T,d_in]
         h, _ = self.lstm(x)                                                                     # [B,T,hidden]
+        if self.residual: return k0[:, None] + self.out(h).unflatten(-1, (self.n_kp, 2))
         return torch.tanh(self.out(h)).unflatten(-1, (self.n_kp, 2))
 
 class SequenceDiscriminator(nn.Module):
@@ -236,12 +240,13 @@ class MotionGenerator(nn.Module):
                  n_classes:int=0, # C action classes (0: no class input)
                  hidden:int=1024, layers:int=2, latent:int=64, d_in:int=32, # the paper's sizes
                  heads:str='linear', # 'linear' (the paper) or 'relu' (the released code)
+                 residual:bool=False, # False (the paper): absolute coordinates; True: motion relative to k0 (see below)
                 ):
         super().__init__()
         if heads not in ('linear', 'relu'): raise ValueError(f"heads must be 'linear' or 'relu', got {heads!r}")
-        self.n_kp, self.n_classes, self.latent = n_kp, n_classes, latent
-        self.encoder = MotionEncoder(n_kp, n_classes, hidden, layers, latent, heads)
-        self.decoder = MotionDecoder(n_kp, n_classes, hidden, layers, latent, d_in, heads)
+        self.n_kp, self.n_classes, self.latent, self.residual = n_kp, n_classes, latent, residual
+        self.encoder = MotionEncoder(n_kp, n_classes, hidden, layers, latent, heads, residual)
+        self.decoder = MotionDecoder(n_kp, n_classes, hidden, layers, latent, d_in, heads, residual)
     def _check(self, k0, seq=None):
         if k0.ndim != 3 or k0.shape[1:] != (self.n_kp, 2): raise ValueError(f"k0 must be [B,{self.n_kp},2], got {tuple(k0.shape)}")
         if seq is not None and (seq.ndim != 4 or seq.shape[0] != k0.shape[0] or seq.shape[2:] != (self.n_kp, 2)):
@@ -269,4 +274,4 @@ class MotionGenerator(nn.Module):
         a1 = _one_hot(a, self.n_classes, B, dev).repeat_interleave(n_samples, 0)
         out = self.decoder(z, k0.repeat_interleave(n_samples, 0), a1, n_frames)
         return out.unflatten(0, (B, n_samples))
-    def __repr__(self): return f"MotionGenerator(n_kp={self.n_kp}, n_classes={self.n_classes}, latent={self.latent}, params={sum(p.numel() for p in self.parameters()):,})"
+    def __repr__(self): return f"MotionGenerator(n_kp={self.n_kp}, n_classes={self.n_classes}, latent={self.latent}, residual={self.residual}, params={sum(p.numel() for p in self.parameters()):,})"

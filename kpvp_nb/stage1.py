@@ -57,6 +57,7 @@ class Stage1Config:
     eq_scale:float = 0.15
     eq_shift:float = 0.15
     motion_weight:float = 0.0    # pixel L1 weighted by 1 + motion_weight * |v' - v| (0 = plain L1)
+    motion_fade:int = 0          # the weighting fades linearly to 0 over this many steps (0 = it stays)
     lambda_sep:float = 0.0       # separation prior: keypoints of one frame kept apart (0 = the paper)
     sep_std:float = 0.15         # its length scale, in [-1, 1] units
     mixed_precision:str = 'no'   # 'no', 'bf16' or 'fp16'
@@ -78,6 +79,7 @@ PRESETS = {
     'paper': Stage1Config(),
     'cpu': Stage1Config(size=64, n_kp=16, width=0.25, batch_size=8, steps=3000, lr=1e-3, lambda_vgg=0., lambda_gan=0., lambda_pix=1.,
                         vgg='none', bn_momentum=0.1, inv_std=7.15, logit_scale=10., lambda_eq=1., max_rot=0., flip_p=0., filter_p=0.,
+                        motion_weight=5., motion_fade=2000, lambda_sep=1., lr_decay=0.1, lr_every=3000,
                         channels_last=True, num_workers=0, ckpt_every=250, sample_every=250, log_every=25),
 }
 
@@ -175,7 +177,8 @@ class Stage1Step:
             if self.perceptual is not None:
                 lv = self.perceptual(v_hat, vt); loss = loss + cfg.lambda_vgg * lv; logs['vgg'] = lv.item()
             if cfg.lambda_pix > 0:
-                lp = motion_weighted_l1(v_hat, vt, v, cfg.motion_weight); loss = loss + cfg.lambda_pix * lp; logs['pix'] = lp.item()
+                alpha = cfg.motion_weight * (max(0., 1 - step / cfg.motion_fade) if cfg.motion_fade > 0 else 1.)
+                lp = motion_weighted_l1(v_hat, vt, v, alpha); loss = loss + cfg.lambda_pix * lp; logs['pix'] = lp.item()
             if D is not None:
                 lg = g_loss(D(out.v_hat)); loss = loss + cfg.lambda_gan * lg; logs['g'] = lg.item()
             if cfg.lambda_eq > 0: loss = loss + cfg.lambda_eq * l_eq; logs['eq'] = l_eq.item()

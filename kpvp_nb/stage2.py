@@ -37,6 +37,7 @@ class Stage2Config:
     latent:int = 64
     d_in:int = 32                # decoder input size at step 1
     heads:str = 'linear'         # 'linear' (paper) or 'relu' (released code)
+    residual:bool = False        # M reads and writes motion relative to k0 (not in the paper; see notebook 09)
     class_cond:bool = True       # condition on the action class (off for one-class datasets)
     lambda_kl:float = 1.0
     lambda_l1:float = 1000.      # lambda_2, on the mean absolute error
@@ -65,7 +66,7 @@ from .datasets import DATASET_PRESETS
 PRESETS = {
     'paper': Stage2Config(),
     'code': Stage2Config(heads='relu', lambda_gan=1., batch_size=16),
-    'cpu': Stage2Config(hidden=128, latent=16, lr=1e-3, steps=2000, ckpt_every=250, log_every=25),
+    'cpu': Stage2Config(hidden=128, latent=16, lr=1e-3, steps=2000, residual=True, lambda_kl=0.1, ckpt_every=250, log_every=25),
     # the paper's datasets: the paper's recipe, with class input only where the dataset has classes
     **{name: Stage2Config(class_cond=d['class_conditional']) for name, d in DATASET_PRESETS.items()},
 }
@@ -80,7 +81,7 @@ def build_motion(cfg:Stage2Config, n_kp:int, n_classes:int) -> dict:
     "M and D_seq for a config."
     torch.manual_seed(cfg.seed)
     C = n_classes if cfg.class_cond else 0
-    return dict(M=MotionGenerator(n_kp, C, cfg.hidden, cfg.layers, cfg.latent, cfg.d_in, cfg.heads),
+    return dict(M=MotionGenerator(n_kp, C, cfg.hidden, cfg.layers, cfg.latent, cfg.d_in, cfg.heads, cfg.residual),
                 D=SequenceDiscriminator(n_kp, cfg.hidden, cfg.layers, cfg.heads))
 
 class Stage2Step:
