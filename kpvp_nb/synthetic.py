@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_synthetic.ipynb #e55fc5ec
 from __future__ import annotations
-import argparse, colorsys, json, math
+import argparse, colorsys, json, math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -467,6 +467,19 @@ def _plan(n_videos, actions, test_frac):
     return plan
 
 # %% ../nbs/01_synthetic.ipynb #198d92b6
+def _write_one(job) -> dict:
+    "Render and write one video of `make_synthetic` (runs in a worker process); its entry in meta.json."
+    out, a, k, split, vseed, size, n_frames, jitter, background, fmt, fps = job
+    out, vid = Path(out), f'{a}_{k:04d}'
+    w = render_video(a, vseed, size, n_frames, jitter=jitter, background=background)
+    d = out / split / a
+    path = d / (vid if fmt == 'png' else f'{vid}.{fmt}')
+    write_video(path, w.frames, fps=fps)
+    np.save(d / f'{vid}.keypoints.npy', w.joints)
+    return dict(id=vid, action=a, split=split, seed=vseed, path=str(path.relative_to(out)),
+                keypoints=str((d / f'{vid}.keypoints.npy').relative_to(out)),
+                facing=w.params['facing'], period=round(w.params['period'], 3), amplitude=round(w.params['amp'], 3))
+
 def make_synthetic(out, # folder to write (created); holds meta.json, train/ and test/
                    n_videos:int, # videos in all, split evenly over the actions
                    size:int=64, # frame size in pixels
@@ -480,6 +493,7 @@ def make_synthetic(out, # folder to write (created); holds meta.json, train/ and
                    background:str='clutter', # 'clutter' or 'flat', as in `render_video`
                    overwrite:bool=False, # replace an existing dataset in `out`
                    progress:bool=True, # show a progress bar
+                   workers:int|None=None, # processes rendering in parallel (None: one per CPU core; 1: this process)
                   ) -> Path:
     "Render a synthetic action dataset to `out` in the video-folder layout, with joints beside each video."
     if fmt not in ('png', 'mp4', 'gif'): raise ValueError(f"fmt={fmt!r}: use 'png', 'mp4' or 'gif'")
@@ -491,18 +505,18 @@ def make_synthetic(out, # folder to write (created); holds meta.json, train/ and
         import shutil
         for split in ('train', 'test'): shutil.rmtree(out / split, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(a, k, 'test' if k >= n - n_test else 'train') for a, n, n_test in plan for k in range(n)]
-    videos = []
-    for a, k, split in tqdm(jobs, desc=f'synthetic {size}px', unit='video', disable=not progress):
-        vid, vseed = f'{a}_{k:04d}', _video_seed(seed, a, k)
-        w = render_video(a, vseed, size, n_frames, jitter=jitter, background=background)
-        d = out / split / a
-        path = d / (vid if fmt == 'png' else f'{vid}.{fmt}')
-        write_video(path, w.frames, fps=fps)
-        np.save(d / f'{vid}.keypoints.npy', w.joints)
-        videos.append(dict(id=vid, action=a, split=split, seed=vseed, path=str(path.relative_to(out)),
-                           keypoints=str((d / f'{vid}.keypoints.npy').relative_to(out)),
-                           facing=w.params['facing'], period=round(w.params['period'], 3), amplitude=round(w.params['amp'], 3)))
+    jobs = [(str(out), a, k, 'test' if k >= n - n_test else 'train', _video_seed(seed, a, k), size, n_frames, jitter, background, fmt, fps)
+            for a, n, n_test in plan for k in range(n)]
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    workers = min(workers or ncpu, len(jobs))
+    bar = dict(total=len(jobs), desc=f'synthetic {size}px', unit='video', disable=not progress)
+    if workers > 1 and len(jobs) >= 4 * workers:                         # every video has its own seed: the same files either way
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        from kpvp_nb.synthetic import _write_one as write_one            # by module name: the workers import it
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as ex:
+            videos = list(tqdm(ex.map(write_one, jobs, chunksize=4), **bar))
+    else: videos = [_write_one(j) for j in tqdm(jobs, **bar)]
     from kpvp_nb import __version__
     meta = dict(generator='kpvp_nb.synthetic', version=__version__, n_videos=len(videos), size=size, n_frames=n_frames,
                 seed=seed, test_frac=test_frac, fmt=fmt, fps=fps, jitter=jitter, background=background,
@@ -531,10 +545,11 @@ def make_synthetic_cli(argv:list|None=None, # arguments (default: the command li
     ap.add_argument('--flat', action='store_true', help='flat one-colour backgrounds instead of cluttered scenes')
     ap.add_argument('--overwrite', action='store_true', help='replace an existing dataset in --out')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
+    ap.add_argument('--workers', type=int, default=None, help='processes rendering in parallel (default: one per CPU core)')
     a = ap.parse_args(argv)
     try:
         out = make_synthetic(a.out, a.videos, a.size, a.frames, a.seed, a.test_frac, a.format, a.fps, a.actions,
-                             a.jitter, 'flat' if a.flat else 'clutter', a.overwrite, not a.quiet)
+                             a.jitter, 'flat' if a.flat else 'clutter', a.overwrite, not a.quiet, a.workers)
     except (ValueError, FileExistsError) as e: ap.error(str(e))
     meta = json.loads((out / 'meta.json').read_text())
     print(f"wrote {meta['n_videos']} videos ({sum(meta['counts']['train'].values())} train, "

@@ -18,8 +18,8 @@ from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'save_checkpoint', 'list_checkpoints', 'load_checkpoint',
-           'latest_checkpoint', 'lr_factor', 'CSVLog', 'Trainer']
+__all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'save_checkpoint', 'list_checkpoints',
+           'load_checkpoint', 'latest_checkpoint', 'lr_factor', 'CSVLog', 'Trainer']
 
 # %% ../nbs/06_training.ipynb #d7fbfd4c
 class SampleStream(Dataset):
@@ -67,10 +67,12 @@ def stream_loader(dataset, # a dataset with `sample(i, g)`
 class CheckpointError(RuntimeError):
     "A checkpoint that cannot be used (missing, incomplete or corrupt)."
 
-def _sha256(p:Path) -> str:
+def sha256_file(path, # a file
+                chunk:int=1 << 22) -> str: # bytes read at a time
+    "Hex SHA-256 of a file, read in chunks (checkpoint manifests, downloaded weights and archives)."
     h = hashlib.sha256()
-    with open(p, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    with open(path, 'rb') as f:
+        while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
 def _unwrap(m): return m.module if hasattr(m, 'module') else m
@@ -93,7 +95,7 @@ def save_checkpoint(folder, # the run's `checkpoints/` folder
                      rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
                               cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None))
         torch.save(state, tmp / 'train_state.pt')
-        man = dict(step=step, files={f: _sha256(tmp / f) for f in ('models.safetensors', 'train_state.pt')})
+        man = dict(step=step, files={f: sha256_file(tmp / f) for f in ('models.safetensors', 'train_state.pt')})
         (tmp / 'manifest.json').write_text(json.dumps(man, indent=1))
         if final.exists(): shutil.rmtree(final)
         os.replace(tmp, final)
@@ -123,7 +125,7 @@ def load_checkpoint(ckpt, # a checkpoint folder
     except json.JSONDecodeError as e: raise CheckpointError(f"{man_p}: corrupt manifest ({e}). {fix}") from e
     for f, h in man['files'].items():
         if not (ckpt / f).exists(): raise CheckpointError(f"{ckpt / f}: missing. {fix}")
-        if _sha256(ckpt / f) != h: raise CheckpointError(f"{ckpt / f}: corrupt (SHA-256 does not match the manifest). {fix}")
+        if sha256_file(ckpt / f) != h: raise CheckpointError(f"{ckpt / f}: corrupt (SHA-256 does not match the manifest). {fix}")
     tensors = load_file(ckpt / 'models.safetensors', device=str(map_location))
     for name, m in (modules or {}).items():
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + '.')}

@@ -1,0 +1,59 @@
+"""Does the translator generalise better with more training videos? The stage-1 `cpu` preset on a fresh
+synthetic dataset of N videos (seed 1, 5% held out), N minutes on one thread, scored on the held-out
+videos of nbs/runs/synth64 (seed 0: figures and scenes no run has seen):
+
+- the stage-1 scores of `kpvp_nb.evaluate.evaluate_run` (keypoint error vs mean pose, reconstruction vs copy);
+- the 'oracle' video error: the 32-frame time-normalised continuation of every held-out clip rendered by
+  T from its first frame and the keypoints Q finds in the true frames, mean |error| per pixel, next to the
+  frozen first frame. It is the best a motion generator can do with this translator.
+
+    OMP_NUM_THREADS=1 python benchmarks/stage1_data_size.py 1400 20 /tmp/big1400
+"""
+import json, shutil, sys, time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kpvp_nb.data import VideoFolder, draw_augment, to_tensor
+from kpvp_nb.evaluate import evaluate_run
+from kpvp_nb.metrics import time_normalised_indices
+from kpvp_nb.stage1 import get_config, train_keypoints, load_stage1
+from kpvp_nb.synthetic import make_synthetic
+
+@torch.no_grad()
+def oracle_vs_frozen(run, data, T=32) -> dict:
+    "Per-frame mean |error| of the oracle rendering and of the frozen first frame over a test split."
+    Q, Tn, cfg = load_stage1(run); vids = VideoFolder(data, 'test')
+    fz, orc = [], []
+    for i in range(len(vids)):
+        fr = vids.frames(i, time_normalised_indices(vids.n_frames(i), T + 1, 0))
+        aug = draw_augment(*fr.shape[1:3], cfg.size, train=False)
+        clip = np.stack([aug.frame(f) for f in fr])
+        x = torch.stack([to_tensor(c) for c in clip]); k = Q(x).kp.float()
+        o = Tn(x[:1].expand(T, -1, -1, -1), k[:1].expand(T, -1, -1), k[1:])
+        vh = ((o.v_hat.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy()
+        real = clip[1:].astype(np.float32)
+        orc.append(np.abs(vh - real).mean((1, 2, 3)) / 255); fz.append(np.abs(clip[:1].astype(np.float32) - real).mean((1, 2, 3)) / 255)
+    fz, orc = np.mean(fz, 0), np.mean(orc, 0)
+    return dict(oracle_l1=round(float(orc.mean()), 4), frozen_l1=round(float(fz.mean()), 4),
+                oracle_l1_t=[round(float(orc[t]), 4) for t in (0, 3, 7, 15, 31)], frozen_l1_t=[round(float(fz[t]), 4) for t in (0, 3, 7, 15, 31)])
+
+if __name__ == '__main__':
+    torch.set_num_threads(1)
+    n, minutes, run = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
+    ref = Path(__file__).parent.parent / 'nbs' / 'runs' / 'synth64'
+    data = run.parent / f'{run.name}_data'
+    t0 = time.time()
+    if not (data / 'meta.json').exists(): make_synthetic(data, n, size=64, n_frames=40, seed=1, jitter=0., test_frac=.05, progress=False, workers=1)
+    t_data = time.time() - t0
+    shutil.rmtree(run, ignore_errors=True)
+    t0 = time.time()
+    tr = train_keypoints(data, run, get_config('cpu', steps=100_000), time_limit=minutes * 60, progress=False)
+    res = evaluate_run(run, ref)
+    entry = dict(videos=n, train_videos=len(VideoFolder(data, 'train')), data_sec=round(t_data), steps=tr.step, sec=round(time.time() - t0),
+                 **{k: round(res[k], 4) for k in ('kp_error', 'kp_error_mean_pose', 'recon_l1', 'recon_l1_copy', 'mask')}, **oracle_vs_frozen(run, ref))
+    print(json.dumps(entry))
+    out = Path(__file__).parent / 'results' / 'stage1_data_size.json'
+    d = json.loads(out.read_text()) if out.exists() else dict(runs=[])
+    d['runs'].append(entry); out.write_text(json.dumps(d, indent=1))
