@@ -7,7 +7,7 @@ videos of nbs/runs/synth64 (seed 0: figures and scenes no run has seen):
   T from its first frame and the keypoints Q finds in the true frames, mean |error| per pixel, next to the
   frozen first frame. It is the best a motion generator can do with this translator.
 
-    OMP_NUM_THREADS=1 python benchmarks/stage1_data_size.py 1400 20 /tmp/big1400
+    OMP_NUM_THREADS=1 python benchmarks/stage1_data_size.py 1400 20 /tmp/big1400 ['{"gap": [1, 11]}']
 """
 import json, shutil, sys, time
 from pathlib import Path
@@ -17,7 +17,7 @@ import torch
 
 from kpvp_nb.data import VideoFolder, draw_augment, to_tensor
 from kpvp_nb.evaluate import evaluate_run
-from kpvp_nb.metrics import time_normalised_indices
+from kpvp_nb.metrics import time_normalised_indices, psnr
 from kpvp_nb.stage1 import get_config, train_keypoints, load_stage1
 from kpvp_nb.synthetic import make_synthetic
 
@@ -25,7 +25,7 @@ from kpvp_nb.synthetic import make_synthetic
 def oracle_vs_frozen(run, data, T=32) -> dict:
     "Per-frame mean |error| of the oracle rendering and of the frozen first frame over a test split."
     Q, Tn, cfg = load_stage1(run); vids = VideoFolder(data, 'test')
-    fz, orc = [], []
+    fz, orc, pf, po = [], [], [], []
     for i in range(len(vids)):
         fr = vids.frames(i, time_normalised_indices(vids.n_frames(i), T + 1, 0))
         aug = draw_augment(*fr.shape[1:3], cfg.size, train=False)
@@ -35,13 +35,16 @@ def oracle_vs_frozen(run, data, T=32) -> dict:
         vh = ((o.v_hat.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy()
         real = clip[1:].astype(np.float32)
         orc.append(np.abs(vh - real).mean((1, 2, 3)) / 255); fz.append(np.abs(clip[:1].astype(np.float32) - real).mean((1, 2, 3)) / 255)
+        po.append(np.minimum(psnr(clip[1:], vh.astype(np.uint8)), 100.)); pf.append(np.minimum(psnr(clip[1:], np.repeat(clip[:1], T, 0)), 100.))
     fz, orc = np.mean(fz, 0), np.mean(orc, 0)
     return dict(oracle_l1=round(float(orc.mean()), 4), frozen_l1=round(float(fz.mean()), 4),
+                oracle_psnr=round(float(np.mean(po)), 3), frozen_psnr=round(float(np.mean(pf)), 3),
                 oracle_l1_t=[round(float(orc[t]), 4) for t in (0, 3, 7, 15, 31)], frozen_l1_t=[round(float(fz[t]), 4) for t in (0, 3, 7, 15, 31)])
 
 if __name__ == '__main__':
     torch.set_num_threads(1)
     n, minutes, run = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
+    over = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     ref = Path(__file__).parent.parent / 'nbs' / 'runs' / 'synth64'
     data = run.parent / f'{run.name}_data'
     t0 = time.time()
@@ -49,9 +52,9 @@ if __name__ == '__main__':
     t_data = time.time() - t0
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.time()
-    tr = train_keypoints(data, run, get_config('cpu', steps=100_000), time_limit=minutes * 60, progress=False)
+    tr = train_keypoints(data, run, get_config('cpu', **{'steps': 100_000, **over}), time_limit=minutes * 60, progress=False)
     res = evaluate_run(run, ref)
-    entry = dict(videos=n, train_videos=len(VideoFolder(data, 'train')), data_sec=round(t_data), steps=tr.step, sec=round(time.time() - t0),
+    entry = dict(videos=n, args=over, train_videos=len(VideoFolder(data, 'train')), data_sec=round(t_data), steps=tr.step, sec=round(time.time() - t0),
                  **{k: round(res[k], 4) for k in ('kp_error', 'kp_error_mean_pose', 'recon_l1', 'recon_l1_copy', 'mask')}, **oracle_vs_frozen(run, ref))
     print(json.dumps(entry))
     out = Path(__file__).parent / 'results' / 'stage1_data_size.json'

@@ -20,6 +20,7 @@ from .video import animate, draw_keypoints, image_grid, kp_to_pixels
 from .stage2 import get_config as motion_config, train_motion, motion_scores, format_motion_scores
 from .predict import Predictor, evaluate_predictions, format_predictions
 from .metrics import time_normalised_indices
+from .motion import extract_keypoints
 
 # %% auto #0
 __all__ = ['gallery_html', 'keypoints_html', 'curves_b64', 'predictions_html', 'write_report', 'stage1_step_seconds', 'demo',
@@ -187,10 +188,11 @@ def demo(out='demo', # folder for the dataset, the run and the report
         cfg1 = scale_schedule(cfg1, max(1, int(0.97 * (left(0.55) - 3) / sps)))
     tr1 = train_keypoints(data, run, cfg1, resume=resume, progress=progress, time_limit=left(0.55))
     t1 = time.time()
+    extract_keypoints(run, data, progress=progress)                      # pseudo-labels first: stage 2's clock starts after them
     resume2 = (run / 'motion' / 'config.json').exists()
-    tr2 = train_motion(run, data, motion_config('cpu', seed=seed), resume=resume2, progress=progress, time_limit=left(0.78))
+    tr2 = train_motion(run, data, motion_config('cpu', seed=seed), resume=resume2, progress=progress, time_limit=left(0.8))
     t2 = time.time()
-    scores = dict(stage1=evaluate_run(run, data, n_pairs=256), motion=motion_scores(run, data, n_samples=4, seed=seed),
+    scores = dict(stage1=evaluate_run(run, data, stride=8, n_pairs=256), motion=motion_scores(run, data, n_samples=4, seed=seed),
                   video=evaluate_predictions(run, data, samples=1, metrics=('psnr', 'ssim', 'l1'), seed=seed, progress=progress))
     (out / 'scores.json').write_text(json.dumps(scores, indent=1, default=float))
     info = dict(date=datetime.datetime.now().isoformat(timespec='seconds'), device=str(tr1.device), stage1_steps=tr1.step, stage1_planned=tr1.steps, stage2_steps=tr2.step,

@@ -66,7 +66,7 @@ from .datasets import DATASET_PRESETS
 PRESETS = {
     'paper': Stage2Config(),
     'code': Stage2Config(heads='relu', lambda_gan=1., batch_size=16),
-    'cpu': Stage2Config(hidden=128, latent=16, lr=1e-3, steps=2000, residual=True, lambda_kl=0.1, ckpt_every=250, log_every=25),
+    'cpu': Stage2Config(hidden=128, latent=16, lr=1e-3, steps=3000, residual=True, lambda_kl=0.1, ckpt_every=250, log_every=25),
     # the paper's datasets: the paper's recipe, with class input only where the dataset has classes
     **{name: Stage2Config(class_cond=d['class_conditional']) for name, d in DATASET_PRESETS.items()},
 }
