@@ -189,11 +189,11 @@ class MotionEncoder(nn.Module):
         return self.head(x).chunk(2, 1)
 
 class MotionDecoder(nn.Module):
-    "p(k_1:T | z, k0, a): one layer maps [z, k0, a] to the LSTM's first input (zeros after), then per step tanh(linear) (or k0 + linear)."
+    "p(k_1:T | z, k0, a): one layer maps [z, k0, a] to the LSTM's first input (zeros after, or the same at every step), then per step tanh(linear) (or k0 + linear)."
     def __init__(self, n_kp:int, n_classes:int=0, hidden:int=1024, layers:int=2, latent:int=64, d_in:int=32, heads:str='linear',
-                 residual:bool=False):
+                 residual:bool=False, repeat_input:bool=False):
         super().__init__()
-        self.n_kp, self.n_classes, self.latent, self.residual = n_kp, n_classes, latent, residual
+        self.n_kp, self.n_classes, self.latent, self.residual, self.repeat_input = n_kp, n_classes, latent, residual, repeat_input
         self.inp = _Head(latent + 2 * n_kp + n_classes, d_in, heads == 'relu')
         self.lstm = _lstm(d_in, hidden, layers)
         self.out = nn.Linear(hidden, 2 * n_kp)
@@ -205,7 +205,8 @@ class MotionDecoder(nn.Module):
                ) -> Tensor: # keypoints [B,T,K,2] (in (-1, 1) unless residual)
         B = len(z)
         x0 = self.inp(torch.cat([z, k0.flatten(1), _one_hot(a, self.n_classes, B, z.device)], 1))   # [B,d_in]
-        x = torch.cat([x0[:, None], x0.new_zeros(B, n_frames - 1, x0.shape[1])], 1)               # [B,T,d_in]
+        if self.repeat_input: x = x0[:, None].expand(B, n_frames, x0.shape[1]).contiguous()        # [B,T,d_in]: at every step
+        else: x = torch.cat([x0[:, None], x0.new_zeros(B, n_frames - 1, x0.shape[1])], 1)         # at step 1, zeros after
         h, _ = self.lstm(x)                                                                     # [B,T,hidden]
         if self.residual: return k0[:, None] + self.out(h).unflatten(-1, (self.n_kp, 2))
         return torch.tanh(self.out(h)).unflatten(-1, (self.n_kp, 2))
@@ -241,12 +242,13 @@ class MotionGenerator(nn.Module):
                  hidden:int=1024, layers:int=2, latent:int=64, d_in:int=32, # the paper's sizes
                  heads:str='linear', # 'linear' (the paper) or 'relu' (the released code)
                  residual:bool=False, # False (the paper): absolute coordinates; True: motion relative to k0 (see below)
+                 repeat_input:bool=False, # False (the paper): the decoder's input at step 1 only; True: at every step (see below)
                 ):
         super().__init__()
         if heads not in ('linear', 'relu'): raise ValueError(f"heads must be 'linear' or 'relu', got {heads!r}")
-        self.n_kp, self.n_classes, self.latent, self.residual = n_kp, n_classes, latent, residual
+        self.n_kp, self.n_classes, self.latent, self.residual, self.repeat_input = n_kp, n_classes, latent, residual, repeat_input
         self.encoder = MotionEncoder(n_kp, n_classes, hidden, layers, latent, heads, residual)
-        self.decoder = MotionDecoder(n_kp, n_classes, hidden, layers, latent, d_in, heads, residual)
+        self.decoder = MotionDecoder(n_kp, n_classes, hidden, layers, latent, d_in, heads, residual, repeat_input)
     def _check(self, k0, seq=None):
         if k0.ndim != 3 or k0.shape[1:] != (self.n_kp, 2): raise ValueError(f"k0 must be [B,{self.n_kp},2], got {tuple(k0.shape)}")
         if seq is not None and (seq.ndim != 4 or seq.shape[0] != k0.shape[0] or seq.shape[2:] != (self.n_kp, 2)):
@@ -274,4 +276,4 @@ class MotionGenerator(nn.Module):
         a1 = _one_hot(a, self.n_classes, B, dev).repeat_interleave(n_samples, 0)
         out = self.decoder(z, k0.repeat_interleave(n_samples, 0), a1, n_frames)
         return out.unflatten(0, (B, n_samples))
-    def __repr__(self): return f"MotionGenerator(n_kp={self.n_kp}, n_classes={self.n_classes}, latent={self.latent}, residual={self.residual}, params={sum(p.numel() for p in self.parameters()):,})"
+    def __repr__(self): return f"MotionGenerator(n_kp={self.n_kp}, n_classes={self.n_classes}, latent={self.latent}, residual={self.residual}, repeat_input={self.repeat_input}, params={sum(p.numel() for p in self.parameters()):,})"

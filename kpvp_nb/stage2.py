@@ -38,11 +38,12 @@ class Stage2Config:
     d_in:int = 32                # decoder input size at step 1
     heads:str = 'linear'         # 'linear' (paper) or 'relu' (released code)
     residual:bool = False        # M reads and writes motion relative to k0 (not in the paper; see notebook 09)
+    repeat_input:bool = False    # the decoder's input at every step, not only at step 1 (not in the paper; see notebook 09)
     class_cond:bool = True       # condition on the action class (off for one-class datasets)
     lambda_kl:float = 1.0
     lambda_l1:float = 1000.      # lambda_2, on the mean absolute error
     lambda_gan:float = 2.0       # lambda_3 (the code: 1)
-    gan_on_prior:bool = False    # also show D_seq futures decoded from z ~ N(0, I) (not in the paper; see below)
+    gan_on_prior:float = 0.      # share of D_seq's fakes decoded from z ~ N(0, I), not from the posterior (not in the paper; see below)
     batch_size:int = 32
     steps:int = 100_000
     lr:float = 1e-4
@@ -59,14 +60,16 @@ class Stage2Config:
     log_every:int = 50
     def __post_init__(self):
         if self.heads not in ('linear', 'relu'): raise ValueError(f"heads must be 'linear' or 'relu', got {self.heads!r}")
-        self.betas, self.scale = tuple(self.betas), tuple(self.scale)
+        if not 0 <= self.gan_on_prior <= 1: raise ValueError(f"gan_on_prior is a share of the batch, in [0, 1]; got {self.gan_on_prior}")
+        self.betas, self.scale, self.gan_on_prior = tuple(self.betas), tuple(self.scale), float(self.gan_on_prior)
 
 from .datasets import DATASET_PRESETS
 
 PRESETS = {
     'paper': Stage2Config(),
     'code': Stage2Config(heads='relu', lambda_gan=1., batch_size=16),
-    'cpu': Stage2Config(hidden=128, latent=16, lr=1e-3, steps=3000, residual=True, lambda_kl=0.1, ckpt_every=250, log_every=25),
+    'cpu': Stage2Config(hidden=128, latent=16, lr=1e-3, steps=3000, residual=True, repeat_input=True, lambda_kl=0.1, gan_on_prior=0.5,
+                        ckpt_every=250, log_every=25),
     # the paper's datasets: the paper's recipe, with class input only where the dataset has classes
     **{name: Stage2Config(class_cond=d['class_conditional']) for name, d in DATASET_PRESETS.items()},
 }
@@ -81,7 +84,8 @@ def build_motion(cfg:Stage2Config, n_kp:int, n_classes:int) -> dict:
     "M and D_seq for a config."
     torch.manual_seed(cfg.seed)
     C = n_classes if cfg.class_cond else 0
-    return dict(M=MotionGenerator(n_kp, C, cfg.hidden, cfg.layers, cfg.latent, cfg.d_in, cfg.heads, cfg.residual),
+    return dict(M=MotionGenerator(n_kp, C, cfg.hidden, cfg.layers, cfg.latent, cfg.d_in, cfg.heads, cfg.residual,
+                                      cfg.repeat_input),
                 D=SequenceDiscriminator(n_kp, cfg.hidden, cfg.layers, cfg.heads))
 
 class Stage2Step:
@@ -93,21 +97,22 @@ class Stage2Step:
         a = b['cls'] if cfg.class_cond else None
         with tr.autocast():
             o = M(seq, k0, a)                                             # posterior path: reconstruction k~
-            fakes = [o.seq]
-            if cfg.gan_on_prior:                                          # prior path: a future from z ~ N(0, I)
+            fake, n = o.seq, round(cfg.gan_on_prior * len(k0))
+            if n:                                                         # prior path: the last n fakes decoded from z ~ N(0, I)
                 _M = M.module if hasattr(M, 'module') else M
-                fakes.append(_M.decoder(torch.randn_like(o.z), k0, a, seq.shape[1]))
+                prior = _M.decoder(torch.randn_like(o.z[-n:]), k0[-n:], None if a is None else a[-n:], seq.shape[1])
+                fake = torch.cat([o.seq[:len(k0) - n], prior])
         logs = {}
         if cfg.lambda_gan > 0:
             D.requires_grad_(True)
-            with tr.autocast(): ld = d_loss(D(seq), D(torch.cat(fakes).detach()))
+            with tr.autocast(): ld = d_loss(D(seq), D(fake.detach()))
             tr.optimizers['D'].zero_grad(set_to_none=True); tr.backward(ld); tr.optimizers['D'].step()
             D.requires_grad_(False); logs['d'] = ld.item()
         with tr.autocast():
             kl, l1 = kl_normal(o.mu.float(), o.logvar.float()), (o.seq.float() - seq).abs().mean()
             loss = cfg.lambda_kl * kl + cfg.lambda_l1 * l1
             if cfg.lambda_gan > 0:
-                lg = g_loss(D(torch.cat(fakes))); loss = loss + cfg.lambda_gan * lg; logs['g'] = lg.item()
+                lg = g_loss(D(fake)); loss = loss + cfg.lambda_gan * lg; logs['g'] = lg.item()
         tr.optimizers['M'].zero_grad(set_to_none=True); tr.backward(loss); tr.optimizers['M'].step()
         logs.update(loss=loss.item(), kl=kl.item(), l1=l1.item())
         return logs
