@@ -8,6 +8,8 @@ videos of nbs/runs/synth64 (seed 0: figures and scenes no run has seen):
   frozen first frame. It is the best a motion generator can do with this translator.
 
     OMP_NUM_THREADS=1 python benchmarks/stage1_data_size.py 1400 20 /tmp/big1400 ['{"gap": [1, 11]}']
+
+The dataset goes to RUN_data beside the run folder (a link to an existing one is read as it is).
 """
 import json, shutil, sys, time
 from pathlib import Path
@@ -15,31 +17,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kpvp_nb.data import VideoFolder, draw_augment, to_tensor
+from kpvp_nb.data import VideoFolder
 from kpvp_nb.evaluate import evaluate_run
 from kpvp_nb.metrics import time_normalised_indices, psnr
-from kpvp_nb.stage1 import get_config, train_keypoints, load_stage1
+from kpvp_nb.predict import Predictor, prepare_image
+from kpvp_nb.stage1 import get_config, train_keypoints
 from kpvp_nb.synthetic import make_synthetic
 
 @torch.no_grad()
 def oracle_vs_frozen(run, data, T=32) -> dict:
-    "Per-frame mean |error| of the oracle rendering and of the frozen first frame over a test split."
-    Q, Tn, cfg = load_stage1(run); vids = VideoFolder(data, 'test')
+    "Per-frame mean |error| and PSNR of the oracle rendering and of the frozen first frame over a test split."
+    pred, vids = Predictor(run, device='cpu', motion=False), VideoFolder(data, 'test')
     fz, orc, pf, po = [], [], [], []
     for i in range(len(vids)):
-        fr = vids.frames(i, time_normalised_indices(vids.n_frames(i), T + 1, 0))
-        aug = draw_augment(*fr.shape[1:3], cfg.size, train=False)
-        clip = np.stack([aug.frame(f) for f in fr])
-        x = torch.stack([to_tensor(c) for c in clip]); k = Q(x).kp.float()
-        o = Tn(x[:1].expand(T, -1, -1, -1), k[:1].expand(T, -1, -1), k[1:])
-        vh = ((o.v_hat.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy()
-        real = clip[1:].astype(np.float32)
-        orc.append(np.abs(vh - real).mean((1, 2, 3)) / 255); fz.append(np.abs(clip[:1].astype(np.float32) - real).mean((1, 2, 3)) / 255)
-        po.append(np.minimum(psnr(clip[1:], vh.astype(np.uint8)), 100.)); pf.append(np.minimum(psnr(clip[1:], np.repeat(clip[:1], T, 0)), 100.))
-    fz, orc = np.mean(fz, 0), np.mean(orc, 0)
+        clip = np.stack([prepare_image(f, pred.size) for f in vids.frames(i, time_normalised_indices(vids.n_frames(i), T + 1, 0))])
+        vh = pred.render(clip[0], pred.detect(clip[1:]))[0]                     # T(v0, k0, Q(v_t)): the true motion, rendered
+        real, vh32 = clip[1:].astype(np.float32), vh.astype(np.float32)
+        orc.append(np.abs(vh32 - real).mean((1, 2, 3)) / 255); fz.append(np.abs(clip[:1].astype(np.float32) - real).mean((1, 2, 3)) / 255)
+        po.append(np.minimum(psnr(clip[1:], vh), 100.)); pf.append(np.minimum(psnr(clip[1:], np.repeat(clip[:1], T, 0)), 100.))
+    fz, orc, pf, po = np.mean(fz, 0), np.mean(orc, 0), np.mean(pf, 0), np.mean(po, 0)
     return dict(oracle_l1=round(float(orc.mean()), 4), frozen_l1=round(float(fz.mean()), 4),
                 oracle_psnr=round(float(np.mean(po)), 3), frozen_psnr=round(float(np.mean(pf)), 3),
-                oracle_l1_t=[round(float(orc[t]), 4) for t in (0, 3, 7, 15, 31)], frozen_l1_t=[round(float(fz[t]), 4) for t in (0, 3, 7, 15, 31)])
+                oracle_l1_t=[round(float(orc[t]), 4) for t in (0, 3, 7, 15, 31)], frozen_l1_t=[round(float(fz[t]), 4) for t in (0, 3, 7, 15, 31)],
+                oracle_psnr_t=[round(float(po[t]), 2) for t in (0, 3, 7, 15, 31)], frozen_psnr_t=[round(float(pf[t]), 2) for t in (0, 3, 7, 15, 31)])
 
 if __name__ == '__main__':
     torch.set_num_threads(1)

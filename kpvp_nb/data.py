@@ -184,10 +184,13 @@ def draw_augment(h:int, w:int, # input frame size
 def pair_indices(n:int, # frames in the video
                  gap:tuple[int,int]=(8, 11), # inclusive range of the time gap
                  g:torch.Generator|None=None,
+                 same_p:float=0., # probability of a still pair, j = i
                 ) -> tuple[int, int]:
-    "Draw (i, j) with j - i in `gap`, clamped to the video's length."
+    "Draw (i, j) with j - i in `gap` (or 0 with probability `same_p`), clamped to the video's length."
     if n < 2: raise ValueError(f"a video needs at least 2 frames for a pair, got {n}")
+    if not 0 <= same_p <= 1: raise ValueError(f"same_p is a probability, got {same_p}")
     d = int(torch.randint(gap[0], gap[1] + 1, (), generator=g))
+    if same_p > 0 and float(torch.rand((), generator=g)) < same_p: d = 0     # no extra draw at 0: the paper's pairs stay as they were
     d = min(d, n - 1)
     i = int(torch.randint(0, n - d, (), generator=g))
     return i, i + d
@@ -206,10 +209,12 @@ class FramePairs(Dataset):
                  gap:tuple[int,int]=(8, 11), # range of the time gap between source and target
                  train:bool=True, # random augmentation (else centre crop, deterministic pairs)
                  samples_per_video:int=1, # an epoch visits every video this many times
+                 same_p:float=0., # share of still pairs (target = source; not in the paper)
                  seed:int=0, # for train=False: the fixed pairs are drawn from this seed
                  **aug_kwargs, # passed to `draw_augment` (max_rot, flip_p, filter_p)
                 ):
         self.videos, self.size, self.gap, self.train, self.spv, self.seed, self.aug_kwargs = videos, size, gap, train, samples_per_video, seed, aug_kwargs
+        self.same_p = same_p
     def __len__(self): return len(self.videos) * self.spv
     def __getitem__(self, idx:int) -> dict:
         "Sample `idx` (random draws from torch's global generator when training, fixed per `idx` otherwise)."
@@ -221,7 +226,7 @@ class FramePairs(Dataset):
               ) -> dict:
         "A pair from video `i`: source and target in [-1, 1], class, video index, frame times (and keypoints in output pixels)."
         n = self.videos.n_frames(i)
-        a, b = pair_indices(n, self.gap, g)
+        a, b = pair_indices(n, self.gap, g, self.same_p)
         fr = self.videos.frames(i, [a, b])
         aug = draw_augment(*fr.shape[1:3], self.size, train=self.train, g=g, **self.aug_kwargs)
         out = dict(source=to_tensor(aug.frame(fr[0])), target=to_tensor(aug.frame(fr[1])),

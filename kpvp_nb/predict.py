@@ -54,12 +54,12 @@ class Prediction(NamedTuple):
 class Predictor:
     "Predict future frames from one image and an action class with a trained run (stage 1 + stage 2)."
     def __init__(self, run, # stage-1 run folder with a trained motion/ folder
-                 device:str|None=None): # default: CUDA when available
+                 device:str|None=None, # default: CUDA when available
+                 motion:bool=True): # False: stage 1 alone (`detect` and `render`, no `predict`)
         self.run = Path(run)
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.Q, self.T, self.cfg1 = load_stage1(self.run, self.device)
-        self.M, self.cfg2, self.classes = load_motion(self.run, self.device)
-        self.M.to(self.device)
+        self.M, self.cfg2, self.classes = load_motion(self.run, self.device) if motion else (None, None, [])
     @property
     def size(self) -> int: return self.cfg1.size
     def __repr__(self): return f"Predictor({str(self.run)!r}, size={self.size}, K={self.cfg1.n_kp}, classes={self.classes})"
@@ -85,6 +85,7 @@ class Predictor:
                 chunk:int=64, # frames decoded per forward pass
                ) -> Prediction:
         "S videos of T frames that continue `image` with `action`."
+        if self.M is None: raise ValueError(f"this Predictor was loaded without its motion generator (motion=False); use Predictor({str(self.run)!r})")
         a = self.action_index(action)
         if n_frames < 1 or n_samples < 1: raise ValueError(f"n_frames and n_samples must be >= 1, got {n_frames} and {n_samples}")
         img = prepare_image(image, self.size)
@@ -174,7 +175,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
                          seed:int=0,
                          device:str|None=None,
                          progress:bool=True,
-                         return_videos:bool=False, # also return the real, frozen and predicted clips
+                         return_videos:bool=False, # also return the real, frozen, predicted (and oracle) clips
                          oracle:bool=True, # also score the translator on the detector's keypoints of the true frames
                         ) -> dict:
     "The paper's protocol: predict 32 frames from the first frame of every time-normalised test clip; score against the truth and the frozen-frame baseline."
@@ -219,7 +220,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
     if 'fvd' in want or 'kvd' in want:
         from kpvp_nb.fvd import FVD_BIAS_NOTE
         res['note'] = f"FVD/KVD on {n} real and {n} generated videos of {T} frames per sample; " + FVD_BIAS_NOTE
-    if return_videos: res['videos'] = dict(real=real, frozen=frozen, fake=fake)
+    if return_videos: res['videos'] = dict(real=real, frozen=frozen, fake=fake, **({'oracle': np.stack(orc)} if oracle else {}))
     return res
 
 def format_predictions(r:dict) -> str:

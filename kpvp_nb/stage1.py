@@ -46,6 +46,7 @@ class Stage1Config:
     vgg:str = 'imagenet'         # perceptual features: 'imagenet', 'random' (tests only) or 'none'
     vgg_layers:tuple = (3, 8, 17, 26, 35)   # conv1_2, conv2_2, conv3_4, conv4_4, conv5_4 (post-ReLU)
     gap:tuple = (8, 11)          # time gap between the frames of a pair
+    same_p:float = 0.0           # share of still pairs, target = source (0 = the paper; notebook 02)
     max_rot:float = 10.          # augmentation: rotation in degrees
     flip_p:float = 0.5           # augmentation: probability of a horizontal flip
     filter_p:float = 1.0         # augmentation: probability of one random image filter
@@ -244,7 +245,7 @@ def train_keypoints(data, # dataset root in the video-folder layout
         import imageio.v3 as iio
         (tr.run / 'samples').mkdir(exist_ok=True)
         iio.imwrite(tr.run / 'samples' / f'step_{step:07d}.png', sample_grid(tr.unwrap('Q'), tr.unwrap('T'), fixed))
-    pairs = FramePairs(train, cfg.size, cfg.gap, train=True, max_rot=cfg.max_rot, flip_p=cfg.flip_p, filter_p=cfg.filter_p)
+    pairs = FramePairs(train, cfg.size, cfg.gap, train=True, same_p=cfg.same_p, max_rot=cfg.max_rot, flip_p=cfg.flip_p, filter_p=cfg.filter_p)
     tr = Trainer(out, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, cfg.batch_size, cfg.steps, config=cfg,
                  seed=cfg.seed, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, sample_every=cfg.sample_every,
                  sample_fn=sample_fn, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every, lr_staircase=cfg.lr_staircase,
