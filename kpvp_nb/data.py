@@ -190,7 +190,7 @@ def pair_indices(n:int, # frames in the video
     if n < 2: raise ValueError(f"a video needs at least 2 frames for a pair, got {n}")
     if not 0 <= same_p <= 1: raise ValueError(f"same_p is a probability, got {same_p}")
     d = int(torch.randint(gap[0], gap[1] + 1, (), generator=g))
-    if same_p > 0 and float(torch.rand((), generator=g)) < same_p: d = 0     # no extra draw at 0: the paper's pairs stay as they were
+    if same_p > 0 and float(torch.rand((), generator=g)) < same_p: d = 0     # drawn only when asked for: seeded runs without still pairs draw the pairs they always drew
     d = min(d, n - 1)
     i = int(torch.randint(0, n - d, (), generator=g))
     return i, i + d

@@ -156,16 +156,18 @@ def stage1_step_seconds(data, # dataset root
                         n:int=30, # steps to time
                         time_limit:float|None=None, # seconds: time fewer steps when they are slow
                        ) -> float:
-    "Seconds per stage-1 step of `cfg` on this machine, from real training steps in a scratch run (the first logged steps, warm-up, left out)."
+    "Seconds per stage-1 step of `cfg` on this machine: the median step of a scratch run, warm-up (the first fifth) left out."
     import shutil
     from dataclasses import replace
     probe = Path(probe); shutil.rmtree(probe, ignore_errors=True)
     try:
-        train_keypoints(data, probe, replace(cfg, steps=n, log_every=max(1, n // 6), ckpt_every=10**9, sample_every=0),
+        train_keypoints(data, probe, replace(cfg, steps=n, log_every=1, ckpt_every=10**9, sample_every=0),
                         progress=False, time_limit=time_limit)
         s, sec = CSVLog(probe / 'log.csv', tensorboard=False).column('sec')
     finally: shutil.rmtree(probe, ignore_errors=True)
-    return float((sec[-1] - sec[0]) / (s[-1] - s[0]) if len(s) > 1 else sec[-1] / s[-1])
+    if len(s) < 2: return float(sec[-1] / s[-1])
+    dt = np.diff(sec) / np.diff(s)                                      # seconds of each step
+    return float(np.median(dt[len(dt) // 5:]))                          # the median: a burst of disk writes or another process does not move it
 
 def demo(out='demo', # folder for the dataset, the run and the report
          minutes:float=15., # time budget for the whole demo

@@ -277,7 +277,8 @@ def train_keypoints_cli(argv:list|None=None): # arguments (default: the command 
     for name, typ, what in [('size', int, 'frame size (a multiple of 8)'), ('n-kp', int, 'number of keypoints K'), ('steps', int, 'train until this step'),
                             ('batch-size', int, 'batch size'), ('lr', float, 'learning rate'), ('width', float, 'channel multiplier of the networks'),
                             ('num-workers', int, 'DataLoader workers'), ('seed', int, 'random seed'), ('ckpt-every', int, 'steps between checkpoints'),
-                            ('time-limit', float, 'seconds: stop early, with a checkpoint')]:
+                            ('time-limit', float, 'seconds: stop early, with a checkpoint'),
+                            ('same-p', float, 'share of still pairs (target = source), which teach the translator to leave what has not moved as it is')]:
         ap.add_argument(f'--{name}', type=typ, help=what)
     ap.add_argument('--translator', choices=['concat', 'analogy'], help='translator form')
     ap.add_argument('--vgg', choices=['imagenet', 'random', 'none'], help='perceptual-loss features')
@@ -286,7 +287,8 @@ def train_keypoints_cli(argv:list|None=None): # arguments (default: the command 
     ap.add_argument('--cpu', action='store_true', help='stay on the CPU even when a GPU is present')
     a = ap.parse_args(argv)
     cfg = get_config(a.preset, size=a.size, n_kp=a.n_kp, steps=a.steps, batch_size=a.batch_size, translator=a.translator, lr=a.lr,
-                     width=a.width, vgg=a.vgg, mixed_precision=a.mixed_precision, num_workers=a.num_workers, seed=a.seed, ckpt_every=a.ckpt_every)
+                     width=a.width, vgg=a.vgg, mixed_precision=a.mixed_precision, num_workers=a.num_workers, seed=a.seed, ckpt_every=a.ckpt_every,
+                     same_p=a.same_p)
     tr = train_keypoints(a.data, a.out, cfg, resume=a.resume, steps=a.steps, cpu=a.cpu, time_limit=a.time_limit)
     if tr.acc.is_main_process: print(f"trained to step {tr.step}; run folder: {a.out}")
 

@@ -15,7 +15,8 @@ def test_train_resume_and_evaluate(tmp_path):
     data, out = tmp_path / 'data', tmp_path / 'run'
     run('kpvp_make_synthetic', '--out', str(data), '--videos', '14', '--size', '32', '--frames', '16', '--seed', '3', '--quiet')
     common = ['--data', str(data), '--out', str(out), '--preset', 'cpu', '--size', '32', '--n-kp', '4', '--width', '0.125', '--batch-size', '4']
-    run('kpvp_train_keypoints', *common, '--steps', '3')
+    run('kpvp_train_keypoints', *common, '--steps', '3', '--same-p', '0.25')
+    assert json.loads((out / 'config.json').read_text())['same_p'] == 0.25          # still pairs, saved with the run
     # an existing run is never overwritten by accident
     r = subprocess.run(['kpvp_train_keypoints', *common, '--steps', '6'], capture_output=True, text=True)
     assert r.returncode != 0 and 'pass resume=True' in r.stderr
