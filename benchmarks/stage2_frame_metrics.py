@@ -1,8 +1,8 @@
 """Frame-level scores of the whole pipeline for a stage-2 variant: the motion a generator draws decides how
 it fares against the frozen first frame. Copies a finished stage-1 run (with its pseudo-labels) to RUN,
-trains the stage-2 `cpu` preset with some fields replaced for 6,000 steps, then scores it the way notebooks
-10 and 11 do (motion_scores, and evaluate_predictions with 4 samples: PSNR, SSIM, L1 against frozen and
-oracle, and the model's PSNR per frame).
+trains the stage-2 `cpu` preset with some fields replaced for 6,000 steps (unless the fields say otherwise),
+then scores it the way notebooks 10 and 11 do (motion_scores, and evaluate_predictions with 4 samples: PSNR,
+SSIM, L1 against frozen and oracle, and the model's PSNR per frame) and scores the mode (temperature 0).
 
     python benchmarks/stage2_frame_metrics.py nbs/runs/pipeline nbs/runs/synth1400 /tmp/r2 '{"repeat_input": false, "gan_on_prior": 0}'
 """
@@ -29,7 +29,9 @@ if __name__ == '__main__':
     v = r.pop('videos'); print(format_predictions(r))
     pm = np.mean([np.minimum(psnr(v['real'][:, 1:], v['fake'][:, s]), 100).mean(0) for s in range(v['fake'].shape[1])], 0)
     pf = np.minimum(psnr(v['real'][:, 1:], v['frozen']), 100).mean(0)
-    entry = dict(stage1=str(src), args=over, stage2_sec=round(sec), motion=ms, video=r,
+    r0 = evaluate_predictions(run, data, samples=1, metrics=('psnr', 'ssim', 'l1'), progress=False, oracle=False, temperature=0.)
+    print(format_predictions(r0))
+    entry = dict(stage1=str(src), args=over, stage2_sec=round(sec), motion=ms, video=r, video_mode=dict(model=r0['model'], frozen=r0['frozen']),
                  psnr_t=dict(t=[1, 2, 4, 8, 16, 24, 32], model=[round(float(pm[t - 1]), 2) for t in (1, 2, 4, 8, 16, 24, 32)],
                              frozen=[round(float(pf[t - 1]), 2) for t in (1, 2, 4, 8, 16, 24, 32)]))
     out = Path(__file__).parent / 'results' / 'stage2_frame_metrics.json'

@@ -119,7 +119,7 @@ def _pre(text:str) -> str: return f'<pre>{html.escape(text)}</pre>'
 
 def write_report(out, # demo folder (the report goes to out/index.html)
                  data, run, # dataset root and run folder (both stages)
-                 scores:dict, # {'stage1': evaluate_run(...), 'motion': motion_scores(...), 'video': evaluate_predictions(...)}
+                 scores:dict, # {'stage1': evaluate_run(...), 'motion': motion_scores(...), 'video': evaluate_predictions(...)[, 'video_mode': the same at temperature 0]}
                  info:dict, # what was run: shown at the top
                 ) -> Path:
     "Write a self-contained HTML report of the demo."
@@ -133,6 +133,9 @@ def write_report(out, # demo folder (the report goes to out/index.html)
              '"frozen" repeats the input frame 32 times; "oracle" renders the keypoints the detector finds in the true frames (what a perfect motion generator would give this translator). '
              'PSNR and SSIM: higher is better; L1: lower is better.</p>',
              _pre(format_predictions(scores['video'])),
+             *(['<p class="note">The same with z = 0 (temperature 0), the decoder\'s mode: one future per image, the one a point forecast would give. '
+                'Frame scores reward it, because a drawn future of another phase or speed than the true one is penalised twice (notebook 11).</p>',
+                _pre(format_predictions(scores['video_mode']))] if 'video_mode' in scores else []),
              '<h3>The motion generator</h3><p class="note">An action classifier trained on true joint sequences judges sequences mapped from keypoints to joints; '
              'diversity is the distance between two futures of one image; the statistics compare generated and real keypoint motion.</p>',
              _pre(format_motion_scores(scores['motion'])),
@@ -192,17 +195,19 @@ def demo(out='demo', # folder for the dataset, the run and the report
     t1 = time.time()
     extract_keypoints(run, data, progress=progress)                      # pseudo-labels first: stage 2's clock starts after them
     resume2 = (run / 'motion' / 'config.json').exists()
-    tr2 = train_motion(run, data, motion_config('cpu', seed=seed), resume=resume2, progress=progress, time_limit=left(0.8))
+    tr2 = train_motion(run, data, motion_config('cpu', seed=seed, steps=12_000), resume=resume2, progress=progress, time_limit=left(0.8))
     t2 = time.time()
     scores = dict(stage1=evaluate_run(run, data, stride=8, n_pairs=256), motion=motion_scores(run, data, n_samples=4, seed=seed),
-                  video=evaluate_predictions(run, data, samples=1, metrics=('psnr', 'ssim', 'l1'), seed=seed, progress=progress))
+                  video=evaluate_predictions(run, data, samples=1, metrics=('psnr', 'ssim', 'l1'), seed=seed, progress=progress),
+                  video_mode=evaluate_predictions(run, data, metrics=('psnr', 'ssim', 'l1'), progress=progress, oracle=False, temperature=0.))
     (out / 'scores.json').write_text(json.dumps(scores, indent=1, default=float))
     info = dict(date=datetime.datetime.now().isoformat(timespec='seconds'), device=str(tr1.device), stage1_steps=tr1.step, stage1_planned=tr1.steps, stage2_steps=tr2.step,
                 data_minutes=round((t_data - t0) / 60, 1), stage1_minutes=round((t1 - t_data) / 60, 1), stage2_minutes=round((t2 - t1) / 60, 1), videos=videos, machine=platform.machine())
     p = write_report(out, data, run, scores, info)
     info['minutes'] = round((time.time() - t0) / 60, 1)
     (out / 'info.json').write_text(json.dumps(info, indent=1))
-    print(format_scores(scores['stage1'])); print(format_motion_scores(scores['motion'])); print(format_predictions(scores['video']))
+    print(format_scores(scores['stage1'])); print(format_motion_scores(scores['motion']))
+    print(format_predictions(scores['video'])); print(format_predictions(scores['video_mode']))
     print(f"{info['minutes']} minutes; report: {p}")
     return p
 

@@ -266,13 +266,15 @@ class MotionGenerator(nn.Module):
                a=None, # classes [B] or one class for all
                n_frames:int=32, # frames to generate
                n_samples:int=1, # futures per k0
-               z:Tensor|None=None, # codes [B*n_samples,latent] (default: drawn from N(0, I) with `g`)
+               z:Tensor|None=None, # codes [B*n_samples,latent] (default: drawn from N(0, temperature^2 I) with `g`)
                g:torch.Generator|None=None,
+               temperature:float=1., # scales the drawn z: 1 samples the prior, 0 gives the decoder's mode (z = 0) for every sample
               ) -> Tensor: # keypoints [B,n_samples,T,K,2]
-        "Sample futures of every k0: z ~ N(0, I)."
+        "Sample futures of every k0: z ~ N(0, I), or N(0, temperature^2 I)."
         self._check(k0)
+        if temperature < 0: raise ValueError(f"temperature must be >= 0 (1: the prior, 0: z = 0), got {temperature}")
         B, dev = len(k0), k0.device
-        if z is None: z = torch.randn(B * n_samples, self.latent, generator=g).to(dev)
+        if z is None: z = temperature * torch.randn(B * n_samples, self.latent, generator=g).to(dev)
         a1 = _one_hot(a, self.n_classes, B, dev).repeat_interleave(n_samples, 0)
         out = self.decoder(z, k0.repeat_interleave(n_samples, 0), a1, n_frames)
         return out.unflatten(0, (B, n_samples))

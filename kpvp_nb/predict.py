@@ -83,6 +83,7 @@ class Predictor:
                 n_samples:int=1, # S, futures to draw
                 seed:int|None=None, # seeds z (None: a fresh draw)
                 chunk:int=64, # frames decoded per forward pass
+                temperature:float=1., # z ~ N(0, temperature^2 I): 1 samples the prior; 0 gives the mode (z = 0), the same future for every sample
                ) -> Prediction:
         "S videos of T frames that continue `image` with `action`."
         if self.M is None: raise ValueError(f"this Predictor was loaded without its motion generator (motion=False); use Predictor({str(self.run)!r})")
@@ -92,7 +93,7 @@ class Predictor:
         v = to_tensor(img)[None].to(self.device)                          # [1,3,S,S]
         k0 = self.Q(v).kp.float()                                         # [1,K,2]
         g = torch.Generator().manual_seed(seed) if seed is not None else None
-        kseq = self.M.sample(k0, None if a is None else torch.tensor([a], device=self.device), n_frames, n_samples, g=g)[0]  # [S,T,K,2]
+        kseq = self.M.sample(k0, None if a is None else torch.tensor([a], device=self.device), n_frames, n_samples, g=g, temperature=temperature)[0]  # [S,T,K,2]
         frames, masks = self._render(v, k0, kseq.flatten(0, 1), chunk)   # [S*T,...]
         S, T = n_samples, n_frames
         kp = torch.cat([k0[None].expand(S, 1, -1, -1), kseq], 1)          # [S,T+1,K,2]
@@ -136,6 +137,7 @@ def predict_cli(argv:list|None=None):
     ap.add_argument('--samples', type=int, default=1, help='futures to draw, written side by side')
     ap.add_argument('--frames', type=int, default=32, help='frames to predict')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--temperature', type=float, default=1., help='scale of z: 1 samples the prior, 0 the mode (one future, however many samples)')
     ap.add_argument('--fps', type=float, default=8)
     ap.add_argument('--keypoints', action='store_true', help='draw the keypoints over the frames')
     ap.add_argument('--out', help='output video (.mp4 or .gif)')
@@ -148,7 +150,7 @@ def predict_cli(argv:list|None=None):
     if Path(a.out).suffix.lower() not in ('.mp4', '.gif'): ap.error(f"--out must end in .mp4 or .gif, got {a.out}")
     action = a.action
     if action is not None and action.isdigit() and action not in pred.classes: action = int(action)
-    try: p = pred.predict(a.image, action, a.frames, a.samples, a.seed)
+    try: p = pred.predict(a.image, action, a.frames, a.samples, a.seed, temperature=a.temperature)
     except (ValueError, FileNotFoundError) as e: ap.error(str(e))
     fr = p.frames
     if a.keypoints:
@@ -177,6 +179,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
                          progress:bool=True,
                          return_videos:bool=False, # also return the real, frozen, predicted (and oracle) clips
                          oracle:bool=True, # also score the translator on the detector's keypoints of the true frames
+                         temperature:float=1., # of z (see `Predictor.predict`); 0 scores the mode, one future per video
                         ) -> dict:
     "The paper's protocol: predict 32 frames from the first frame of every time-normalised test clip; score against the truth and the frozen-frame baseline."
     from tqdm.auto import tqdm
@@ -192,7 +195,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
         clip = np.stack([aug.frame(f) for f in fr])
         real.append(clip)
         a = vids.records[i].label if pred.classes else None
-        fake.append(pred.predict(clip[0], a, T, samples, seed=seed * 100_003 + i).frames)   # [S,T,H,W,3]
+        fake.append(pred.predict(clip[0], a, T, samples, seed=seed * 100_003 + i, temperature=temperature).frames)   # [S,T,H,W,3]
         if oracle: orc.append(pred.render(clip[0], pred.detect(clip[1:]))[0])                 # the true motion, rendered
     real, fake = np.stack(real), np.stack(fake)                          # [N,T+1,...], [N,S,T,...]
     frozen = np.repeat(real[:, :1], T, 1)
@@ -205,7 +208,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
         if 'l1' in metrics: r['l1'] = dict(value=_l1(real[:, 1:], f), n_videos=len(f), n_frames=T, note='mean |fake - real| / 255 per pixel')
         return r
     per = [score(fake[:, s]) for s in range(samples)]
-    res = dict(run=str(run), data=str(data), split=split, n_videos=n, n_frames=T, samples=samples, size=pred.size,
+    res = dict(run=str(run), data=str(data), split=split, n_videos=n, n_frames=T, samples=samples, size=pred.size, temperature=temperature,
                model={m: float(np.mean([p[m]['value'] for p in per])) for m in per[0]},
                frozen={m: v['value'] for m, v in score(frozen).items()},
                details=per[0])
@@ -227,7 +230,9 @@ def format_predictions(r:dict) -> str:
     "A text table of `evaluate_predictions` (model next to the frozen-frame baseline)."
     better = dict(fvd=-1, kvd=-1, l1=-1, lpips=-1, psnr=1, ssim=1)
     o = r.get('oracle')
-    lines = [f"{r['n_videos']} test videos, {r['n_frames']} frames, {r['samples']} sample(s) per video (metrics averaged over samples)",
+    tau = r.get('temperature', 1.)
+    lines = [f"{r['n_videos']} test videos, {r['n_frames']} frames, " + ('the mode (temperature 0: z = 0)' if tau == 0 else
+             f"{r['samples']} sample(s) per video (metrics averaged over samples)" + (f", temperature {tau:g}" if tau != 1 else '')),
              f"{'metric':<8}{'model':>12}{'frozen':>12}" + (f"{'oracle':>12}" if o else '')]
     for m, v in r['model'].items():
         f = r['frozen'][m]
@@ -249,6 +254,7 @@ def evaluate_cli(argv:list|None=None):
     ap.add_argument('--metrics', nargs='+', default=['fvd', 'kvd', 'psnr', 'ssim', 'l1'], choices=['fvd', 'kvd', 'psnr', 'ssim', 'l1', 'lpips'],
                     help='lpips needs the optional extra: pip install "kpvp_nb[lpips]"')
     ap.add_argument('--max-videos', type=int); ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--temperature', type=float, default=1., help='scale of z: 1 samples the prior; 0 scores the mode (use --samples 1)')
     ap.add_argument('--device', default=None); ap.add_argument('--json', help='also write the scores here')
     a = ap.parse_args(argv)
     i3d = None
@@ -256,7 +262,7 @@ def evaluate_cli(argv:list|None=None):
         from kpvp_nb.fvd import load_i3d
         try: i3d = load_i3d(a.weights, device=a.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         except Exception as e: ap.error(f"FVD/KVD need the pretrained I3D: {e}\n(or leave them out: --metrics psnr ssim l1)")
-    r = evaluate_predictions(a.run, a.data, a.samples, i3d=i3d, metrics=tuple(a.metrics), max_videos=a.max_videos, seed=a.seed, device=a.device)
+    r = evaluate_predictions(a.run, a.data, a.samples, i3d=i3d, metrics=tuple(a.metrics), max_videos=a.max_videos, seed=a.seed, device=a.device, temperature=a.temperature)
     print(format_predictions(r))
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
@@ -273,6 +279,7 @@ def predict_explorer(pred:Predictor, images:list|None=None, # uint8 images to ch
     up = W.FileUpload(accept='image/*', multiple=False, description='upload')
     act = W.Dropdown(options=pred.classes or ['(none)'], description='action')
     seed = W.IntText(0, description='seed'); kps = W.Checkbox(False, description='keypoints')
+    temp = W.FloatSlider(1., min=0., max=1.5, step=0.25, description='temperature')
     view, status = W.Image(format='gif'), W.Label()
     uploaded = {}
     def on_upload(ch):
@@ -283,11 +290,11 @@ def predict_explorer(pred:Predictor, images:list|None=None, # uint8 images to ch
         img = uploaded.get('img') if pick.value == -1 else images[pick.value] if images else None
         if img is None: status.value = 'upload an image'; return
         t = time.time()
-        p = pred.predict(img, act.value if pred.classes else None, n_samples=n_samples, seed=seed.value)
+        p = pred.predict(img, act.value if pred.classes else None, n_samples=n_samples, seed=seed.value, temperature=temp.value)
         fr = [draw_keypoints(s, ks[1:], radius=1.) if kps.value else s for s, ks in zip(p.frames, p.keypoints)]
         view.value = animate([np.repeat(p.image[None], len(fr[0]), 0)] + fr, fps=8, scale=scale).data
         status.value = f'{n_samples} futures in {time.time() - t:.2f} s (left: the input)'
     up.observe(on_upload, 'value')
-    for w in (pick, act, seed, kps): w.observe(update, 'value')
+    for w in (pick, act, seed, kps, temp): w.observe(update, 'value')
     update()
-    return W.VBox([W.HBox([pick, up]), W.HBox([act, seed, kps]), view, status])
+    return W.VBox([W.HBox([pick, up]), W.HBox([act, seed, temp, kps]), view, status])

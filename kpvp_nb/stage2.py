@@ -289,6 +289,7 @@ def motion_scores(run, # stage-1 run folder with keypoints/ and motion/
                   n_samples:int=4, # futures per (test video, class)
                   seed:int=0,
                   classifier_steps:int=400,
+                  temperature:float=1., # of z (see `MotionGenerator.sample`): 1 samples the prior, 0 scores the mode
                  ) -> dict:
     "Class-conditioning accuracy, diversity and plausibility of a trained motion generator, with references."
     M, cfg2, classes = load_motion(run)
@@ -309,7 +310,7 @@ def motion_scores(run, # stage-1 run folder with keypoints/ and motion/
     gt_te = np.stack([time_normalised_clip(gt_joints(te_v, i, size), T1, 0) for i in te_idx])          # [N,T1,J,2]
     kp_te = np.stack([time_normalised_clip(te_l.keypoints(j), T1, 0) for j in range(len(te_l))])     # [N,T1,K,2]
     y_te = te_l.cls
-    res = dict(n_test_videos=len(te_l), n_classes=C, chance=1 / C, n_samples=n_samples,
+    res = dict(n_test_videos=len(te_l), n_classes=C, chance=1 / C, n_samples=n_samples, temperature=temperature,
                acc_real_joints=float((classify(net, normalise_joints(gt_te)) == y_te).mean()),
                acc_real_keypoints=float((classify(net, normalise_joints(to_joints(W, kp_te, size))) == y_te).mean()))
     # a second classifier that reads keypoints directly: trained on the training videos' pseudo-labels
@@ -325,7 +326,7 @@ def motion_scores(run, # stage-1 run folder with keypoints/ and motion/
     if cfg2.class_cond:
         hits, hits_k, own, other, div, gen_all = [], [], [], [], [], []
         for c in range(C):
-            smp = M.sample(k0, torch.full((len(k0),), c), cfg2.n_frames, n_samples, g=g).numpy()     # [N,S,T,K,2]
+            smp = M.sample(k0, torch.full((len(k0),), c), cfg2.n_frames, n_samples, g=g, temperature=temperature).numpy()   # [N,S,T,K,2]
             full = np.concatenate([np.repeat(kp_te[:, None, :1], n_samples, 1), smp], 2)             # [N,S,T1,K,2]
             hits.append(classify(net, normalise_joints(to_joints(W, full, size)).reshape(-1, T1, 13, 2)) == c)
             hk = (classify(net_k, _displacement(full.reshape(-1, *full.shape[2:]))) == c).reshape(len(full), n_samples)
@@ -339,7 +340,7 @@ def motion_scores(run, # stage-1 run folder with keypoints/ and motion/
         res['acc_generated_kpclf_other_class'] = float(np.mean(other))  # any other class
         gen = np.concatenate(gen_all)                                                                # samples for each video's own class
     else:
-        smp = M.sample(k0, None, cfg2.n_frames, n_samples, g=g).numpy()
+        smp = M.sample(k0, None, cfg2.n_frames, n_samples, g=g, temperature=temperature).numpy()
         full = np.concatenate([np.repeat(kp_te[:, None, :1], n_samples, 1), smp], 2)
         div = [_pairwise_l1(full[n, :, 1:] - full[n, :, :1]) for n in range(len(full))]
         gen = full.reshape(-1, *full.shape[2:])
