@@ -3,8 +3,9 @@
 Prediction: seconds for `Predictor.predict` to make 32 frames from one image, with 1 and 8 samples, at
 64x64 and 128x128, for the `cpu` networks (stage 1 width 0.25, K=16; stage 2 LSTMs of 128) and the
 paper's networks (width 1, K=40, LSTMs of 1024). Weights are random: the time does not depend on them.
-The FLOPs of one call (torch's FlopCounterMode) divided by the machine's measured float32 matmul
-throughput give the floor a perfect implementation would reach; `fraction_of_floor` = floor / time.
+The FLOPs of one call (torch's FlopCounterMode) divided by the machine's best measured float32
+throughput (a matmul or a 3x3 convolution, `stage1_step.peak_gflops`) give the floor a perfect
+implementation would reach; `fraction_of_floor` = floor / time.
 
 Stage 2: seconds per training step (D step + M step) at batch 32 for the `cpu` and `paper` presets.
 
@@ -16,7 +17,7 @@ import json, os, platform, subprocess, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stage1_step import matmul_gflops                     # the same float32 matmul peak as the stage-1 benchmark
+from stage1_step import peak_gflops                       # the same float32 peak as the stage-1 benchmark
 
 class LSTMFlops:
     "FlopCounterMode does not see inside torch's fused LSTM: count its matmuls from the shapes (2*4H(I+H) per step, layer and sequence)."
@@ -91,10 +92,11 @@ if __name__ == '__main__':
         r = one_predict(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])) if sys.argv[1] == 'predict' else one_stage2(sys.argv[2])
         print(json.dumps(r)); sys.exit()
     import torch; torch.set_num_threads(1)
-    peak = matmul_gflops()
+    pk = peak_gflops(); peak = pk['peak']
     res = dict(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(), threads=1, torch=torch.__version__,
-               load_average_at_start=os.getloadavg()[0], matmul_gflops_fp32_1thread=round(peak, 1), predict=[], stage2=[])
-    print(f'float32 matmul, 1 thread: {peak:.1f} GFLOP/s')
+               load_average_at_start=os.getloadavg()[0], matmul_gflops_fp32_1thread=pk['matmul'], conv3x3_gflops_fp32_1thread=pk['conv3x3'],
+               peak_gflops_fp32_1thread=peak, predict=[], stage2=[])
+    print(f"float32, 1 thread: matmul {pk['matmul']} GFLOP/s, 3x3 conv {pk['conv3x3']} GFLOP/s")
     out = Path(__file__).parent / 'results' / 'predict_bench.json'
     env = dict(os.environ, OMP_NUM_THREADS='1')
     for preset in ('cpu', 'paper'):
@@ -111,8 +113,8 @@ if __name__ == '__main__':
         r = subprocess.run([sys.executable, __file__, 'stage2', preset], capture_output=True, text=True, env=env)
         if r.returncode: print(r.stderr[-2000:]); continue
         m = json.loads(r.stdout.strip().splitlines()[-1])
-        m.update(preset=preset, batch=32, fraction_of_matmul_peak=round(m['gflop_per_step'] / m['sec_per_step'] / peak, 3))
+        m.update(preset=preset, batch=32, fraction_of_peak=round(m['gflop_per_step'] / m['sec_per_step'] / peak, 3))
         res['stage2'].append(m); out.write_text(json.dumps(res, indent=1))
-        print(f"stage 2 {preset:5s} b32: {m['sec_per_step']:.3f} s/step  {m['gflop_per_step']:.2f} GFLOP  ({m['fraction_of_matmul_peak']:.2f} of peak)", flush=True)
+        print(f"stage 2 {preset:5s} b32: {m['sec_per_step']:.3f} s/step  {m['gflop_per_step']:.2f} GFLOP  ({m['fraction_of_peak']:.2f} of peak)", flush=True)
     res['load_average_at_end'] = os.getloadavg()[0]
     out.write_text(json.dumps(res, indent=1)); print('wrote', out)

