@@ -200,13 +200,11 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
     real, fake = np.stack(real), np.stack(fake)                          # [N,T+1,...], [N,S,T,...]
     frozen = np.repeat(real[:, :1], T, 1)
     want = [m for m in metrics if m != 'l1']
-    if {'fvd', 'kvd'} & set(want) and i3d is None:
-        from kpvp_nb.fvd import load_i3d
-        i3d = load_i3d(device=str(pred.device))
     fr = None
-    if {'fvd', 'kvd'} & set(want):                                       # the real clips' I3D logits: once, for every fake set
-        from kpvp_nb.fvd import i3d_features
-        fr = i3d_features(real[:, 1:], i3d)
+    if {'fvd', 'kvd'} & set(want):
+        from kpvp_nb.fvd import load_i3d, i3d_features
+        if i3d is None: i3d = load_i3d(device=str(pred.device))
+        fr = i3d_features(real[:, 1:], i3d)                              # the real clips' I3D logits: once, for every fake set
     def score(f):
         r = evaluate_videos(real[:, 1:], f, i3d=i3d, metrics=tuple(want), real_features=fr) if want else {}
         if 'l1' in metrics: r['l1'] = dict(value=_l1(real[:, 1:], f), n_videos=len(f), n_frames=T, note='mean |fake - real| / 255 per pixel')
