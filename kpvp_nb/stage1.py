@@ -17,13 +17,14 @@ from .datasets import open_split, DATASET_PRESETS
 from .keypoints import KeypointDetector
 from .translator import Translator, ImageDiscriminator
 from .losses import VGGPerceptual, d_loss, g_loss
-from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError
+from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError, config_from_dict
 from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels
 
 # %% auto #0
 __all__ = ['PRESETS', 'Stage1Config', 'get_config', 'scale_schedule', 'build_models', 'build_perceptual', 'random_affine',
-           'warp_images', 'warp_points', 'motion_weighted_l1', 'separation_loss', 'Stage1Step', 'sample_grid',
-           'train_keypoints', 'load_stage1', 'train_keypoints_cli', 'moved_render', 'keypoint_explorer']
+           'warp_images', 'warp_points', 'motion_weighted_l1', 'pyramid_l1', 'separation_loss', 'Stage1Step',
+           'sample_grid', 'moving_batch', 'motion_grid', 'train_keypoints', 'load_stage1', 'train_keypoints_cli',
+           'moved_render', 'keypoint_explorer']
 
 # %% ../nbs/07_train_keypoints.ipynb #5682f158
 @dataclass
@@ -32,13 +33,14 @@ class Stage1Config:
     size:int = 128               # frames are size x size
     n_kp:int = 40                # K keypoints (Penn Action: 40; UvA-NEMO: 15; MGIF: 60)
     width:float = 1.0            # channel multiplier of Q, T and D (1.0 = the paper)
-    translator:str = 'concat'    # 'concat' (authors' code) or 'analogy' (the paper's wording)
+    translator:str = 'concat'    # 'concat' (authors' code), 'analogy' (the paper's wording) or 'warp' (moves pixels; notebook 04)
+    warp_std:float = 0.15        # warp translator: each keypoint's reach in the motion field, [-1, 1] units
     batch_size:int = 32          # the paper (the authors' code used 16)
     steps:int = 150_000
     lr:float = 1e-4
     betas:tuple = (0.5, 0.999)
-    lr_decay:float = 0.95        # x0.95 per `lr_every` steps, continuously (the code) or stepwise (`lr_staircase`, the paper)
-    lr_every:int = 20_000
+    lr_decay:float = 0.95        # x0.95 per `lr_period` of the run, continuously (the code) or stepwise (`lr_staircase`, the paper)
+    lr_period:float = 20_000 / 150_000   # a fraction of `steps` (the paper: 20,000 of 150,000 iterations)
     lr_staircase:bool = False
     lambda_vgg:float = 1.0       # lambda_1
     lambda_gan:float = 1.0
@@ -58,7 +60,8 @@ class Stage1Config:
     eq_scale:float = 0.15
     eq_shift:float = 0.15
     motion_weight:float = 0.0    # pixel L1 weighted by 1 + motion_weight * |v' - v| (0 = plain L1)
-    motion_fade:int = 0          # the weighting fades linearly to 0 over this many steps (0 = it stays)
+    motion_fade_end:float = 0.   # the weighting fades linearly to 0 by this fraction of the run (0 = it stays)
+    pix_scales:int = 1           # the pixel L1 on an image pyramid of this many scales (1 = full resolution only)
     lambda_sep:float = 0.0       # separation prior: keypoints of one frame kept apart (0 = the paper)
     sep_std:float = 0.15         # its length scale, in [-1, 1] units
     mixed_precision:str = 'no'   # 'no', 'bf16' or 'fp16'
@@ -70,17 +73,28 @@ class Stage1Config:
     log_every:int = 50
 
     def __post_init__(self):
-        if self.translator not in ('concat', 'analogy'): raise ValueError(f"translator must be 'concat' or 'analogy', got {self.translator!r}")
+        if self.translator not in Translator.modes: raise ValueError(f"translator must be one of {Translator.modes}, got {self.translator!r}")
+        if self.pix_scales < 1 or self.size % 2 ** (self.pix_scales - 1): raise ValueError(f"pix_scales must be >= 1 and 2^(pix_scales-1) must divide size, got {self.pix_scales} for size {self.size}")
+        if self.steps < 1 or self.lr_period <= 0 or self.motion_fade_end < 0:
+            raise ValueError(f"need steps >= 1, lr_period > 0 and motion_fade_end >= 0, got {self.steps}, {self.lr_period}, {self.motion_fade_end}")
         if self.vgg not in ('imagenet', 'random', 'none'): raise ValueError(f"vgg must be 'imagenet', 'random' or 'none', got {self.vgg!r}")
         if self.size % 8: raise ValueError(f"size must be a multiple of 8, got {self.size}")
         self.betas, self.gap, self.vgg_layers = tuple(self.betas), tuple(self.gap), tuple(self.vgg_layers)
 
+    @property
+    def lr_every(self) -> int: return max(1, round(self.lr_period * self.steps))   # steps per lr_decay factor
+
+    @classmethod
+    def from_json(cls, path) -> 'Stage1Config':
+        "The config saved in a run folder's config.json (older step-count schedules converted)."
+        return config_from_dict(cls, json.loads(Path(path).read_text()), str(path))
+
 # %% ../nbs/07_train_keypoints.ipynb #6dbdf95b
 PRESETS = {
     'paper': Stage1Config(),
-    'cpu': Stage1Config(size=64, n_kp=16, width=0.25, batch_size=8, steps=3000, lr=1e-3, lambda_vgg=0., lambda_gan=0., lambda_pix=1.,
+    'cpu': Stage1Config(size=64, n_kp=16, width=0.25, translator='warp', warp_std=0.08, batch_size=8, steps=3000, lr=1e-3, lambda_vgg=0., lambda_gan=0., lambda_pix=1.,
                         vgg='none', bn_momentum=0.1, inv_std=7.15, logit_scale=10., lambda_eq=1., max_rot=0., flip_p=0., filter_p=0.,
-                        motion_weight=5., motion_fade=2000, lambda_sep=1., lr_decay=0.1, lr_every=3000,
+                        motion_weight=5., motion_fade_end=2 / 3, lambda_sep=1., lr_decay=0.1, lr_period=1.,
                         channels_last=True, num_workers=0, ckpt_every=250, sample_every=250, log_every=25),
 }
 
@@ -94,17 +108,16 @@ def get_config(preset:str='paper', **overrides) -> Stage1Config:
 
 # %% ../nbs/07_train_keypoints.ipynb #63e04732
 def scale_schedule(cfg:Stage1Config, steps:int) -> Stage1Config:
-    "`cfg` stretched (or compressed) to a run of `steps` steps: the motion-weight fade and the learning-rate decay keep their shape."
+    "`cfg` for a run of `steps` steps (the schedules are fractions of the run, so they keep their shape)."
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
-    f = steps / cfg.steps
-    return replace(cfg, steps=int(steps), motion_fade=round(cfg.motion_fade * f), lr_every=max(1, round(cfg.lr_every * f)))
+    return replace(cfg, steps=int(steps))
 
 # %% ../nbs/07_train_keypoints.ipynb #effdb9f0
 def build_models(cfg:Stage1Config) -> dict:
     "Q, T and (when the GAN term is on) D for a config."
     torch.manual_seed(cfg.seed)
     m = dict(Q=KeypointDetector(cfg.n_kp, width=cfg.width, bn_momentum=cfg.bn_momentum, logit_scale=cfg.logit_scale),
-             T=Translator(cfg.n_kp, mode=cfg.translator, width=cfg.width, bn_momentum=cfg.bn_momentum, inv_std=cfg.inv_std))
+             T=Translator(cfg.n_kp, mode=cfg.translator, width=cfg.width, bn_momentum=cfg.bn_momentum, inv_std=cfg.inv_std, warp_std=cfg.warp_std))
     if cfg.lambda_gan > 0: m['D'] = ImageDiscriminator(width=cfg.width)
     if cfg.channels_last: m = {k: v.to(memory_format=torch.channels_last) for k, v in m.items()}
     return m
@@ -142,6 +155,17 @@ def motion_weighted_l1(v_hat:torch.Tensor, # rendered frames [B,C,H,W]
     if alpha == 0: return err.mean()
     w = 1 + alpha * (vt - v).detach().abs().mean(1)                     # [B,H,W], constants
     return ((w * err).sum((1, 2)) / w.sum((1, 2))).mean()
+
+def pyramid_l1(v_hat:torch.Tensor, vt:torch.Tensor, v:torch.Tensor, # rendered frames, targets, sources [B,C,H,W]
+               alpha:float=0., # motion weighting (see `motion_weighted_l1`)
+               scales:int=1, # 1 = full resolution only; n adds n-1 halvings (2x2 average pooling)
+              ) -> torch.Tensor: # scalar: the mean of the scales' losses
+    "`motion_weighted_l1` averaged over an image pyramid: coarse scales see a misplaced limb from further away."
+    loss = motion_weighted_l1(v_hat, vt, v, alpha)
+    for _ in range(scales - 1):
+        v_hat, vt, v = (F.avg_pool2d(x, 2) for x in (v_hat, vt, v))
+        loss = loss + motion_weighted_l1(v_hat, vt, v, alpha)
+    return loss / scales
 
 def separation_loss(kp:torch.Tensor, # keypoints [B,K,2] in [-1, 1]
                     std:float=0.15, # length scale sigma_sep in [-1, 1] units
@@ -185,8 +209,8 @@ class Stage1Step:
             if self.perceptual is not None:
                 lv = self.perceptual(v_hat, vt); loss = loss + cfg.lambda_vgg * lv; logs['vgg'] = lv.item()
             if cfg.lambda_pix > 0:
-                alpha = cfg.motion_weight * (max(0., 1 - step / cfg.motion_fade) if cfg.motion_fade > 0 else 1.)
-                lp = motion_weighted_l1(v_hat, vt, v, alpha); loss = loss + cfg.lambda_pix * lp; logs['pix'] = lp.item()
+                alpha = cfg.motion_weight * (max(0., 1 - step / (cfg.motion_fade_end * cfg.steps)) if cfg.motion_fade_end > 0 else 1.)
+                lp = pyramid_l1(v_hat, vt, v, alpha, cfg.pix_scales); loss = loss + cfg.lambda_pix * lp; logs['pix'] = lp.item()
             if D is not None:
                 lg = g_loss(D(out.v_hat)); loss = loss + cfg.lambda_gan * lg; logs['g'] = lg.item()
             if cfg.lambda_eq > 0: loss = loss + cfg.lambda_eq * l_eq; logs['eq'] = l_eq.item()
@@ -212,6 +236,31 @@ def sample_grid(Q:nn.Module, T:nn.Module, batch:dict, # a batch of pairs with 's
             to_uint8(o.v_hat.clamp(-1, 1)), to_uint8(o.s.clamp(-1, 1)), to_uint8(o.m.expand(-1, 3, -1, -1), 0, 1)]
     return image_grid(np.stack(cols, 1))
 
+# %% ../nbs/07_train_keypoints.ipynb #162f69e1
+def moving_batch(videos:VideoFolder, cfg:Stage1Config, n:int=4, pool:int=64) -> dict:
+    "The `n` held-out pairs (of a fixed pool) with the most moving pixels."
+    ds = FramePairs(videos, cfg.size, cfg.gap, train=False, seed=cfg.seed)
+    items = [ds[int(i)] for i in np.linspace(0, len(ds) - 1, min(pool, len(ds))).round().astype(int)]
+    moved = [((it['target'] - it['source']).abs().mean(0) > 0.2).float().mean().item() for it in items]   # 0.1 of the range
+    pick = np.argsort(moved)[::-1][:n]
+    return {k: torch.stack([items[i][k] for i in pick]) for k in ('source', 'target')}
+
+@torch.no_grad()
+def motion_grid(Q:nn.Module, T:nn.Module, batch:dict, # pairs with 'source' and 'target'
+               ) -> np.ndarray: # uint8 image: one row per pair, columns v, v' + Q(v'), v_hat, m, |v_hat - v'|, |v - v'|
+    "Does the translation move where the target moved? Source, target, translation, mask, its error, copying's error."
+    wq, wt = Q.training, T.training; Q.eval(); T.eval()
+    dev = next(Q.parameters()).device
+    v, vt = batch['source'].to(dev), batch['target'].to(dev)
+    k, kt = Q(torch.cat([v, vt])).kp.float().chunk(2)
+    o = T(v, k, kt)
+    Q.train(wq); T.train(wt)
+    S = v.shape[-1]
+    heat = lambda e: to_uint8((e.abs().mean(1, keepdim=True) * 2).clamp(0, 1).expand(-1, 3, -1, -1), 0, 1)   # white: error >= 1/4 of the range
+    cols = [to_uint8(v), draw_keypoints(to_uint8(vt), kp_to_pixels(kt, S).cpu().numpy(), radius=max(1., S / 40)),
+            to_uint8(o.v_hat.clamp(-1, 1)), to_uint8(o.m.expand(-1, 3, -1, -1), 0, 1), heat(o.v_hat.clamp(-1, 1) - vt), heat(v - vt)]
+    return image_grid(np.stack(cols, 1))
+
 # %% ../nbs/07_train_keypoints.ipynb #09bc7186
 def _fixed_batch(videos:VideoFolder, cfg:Stage1Config, n:int=4) -> dict:
     ds = FramePairs(videos, cfg.size, cfg.gap, train=False, seed=cfg.seed)
@@ -230,7 +279,7 @@ def train_keypoints(data, # dataset root in the video-folder layout
                    ) -> Trainer:
     "Train Q and T (stage 1) on the videos under `data`; everything goes to the run folder `out`."
     out = Path(out)
-    if resume and (out / 'config.json').exists(): cfg = Stage1Config(**json.loads((out / 'config.json').read_text()))
+    if resume and (out / 'config.json').exists(): cfg = Stage1Config.from_json(out / 'config.json')
     cfg = cfg or Stage1Config()
     if steps is not None: cfg = replace(cfg, steps=steps)
     train = open_split(data, 'train')                                   # any layout: video folder, Penn Action, NEMO/MGIF
@@ -259,7 +308,7 @@ def load_stage1(run, # a stage-1 run folder
     "The trained detector Q and translator T of a run (inference mode), and its config."
     run = Path(run)
     if not (run / 'config.json').exists(): raise FileNotFoundError(f"{run}: not a stage-1 run folder (no config.json); train one with kpvp_train_keypoints")
-    cfg = Stage1Config(**json.loads((run / 'config.json').read_text()))
+    cfg = Stage1Config.from_json(run / 'config.json')
     ck = latest_checkpoint(run / 'checkpoints')
     if ck is None: raise FileNotFoundError(f"{run}: no checkpoint yet; train (or resume) the run first")
     m = build_models(replace(cfg, lambda_gan=0., channels_last=False))
@@ -280,7 +329,7 @@ def train_keypoints_cli(argv:list|None=None): # arguments (default: the command 
                             ('time-limit', float, 'seconds: stop early, with a checkpoint'),
                             ('same-p', float, 'share of still pairs (target = source), which teach the translator to leave what has not moved as it is')]:
         ap.add_argument(f'--{name}', type=typ, help=what)
-    ap.add_argument('--translator', choices=['concat', 'analogy'], help='translator form')
+    ap.add_argument('--translator', choices=list(Translator.modes), help="translator form: 'warp' moves pixels along the keypoints' motion (notebook 04)")
     ap.add_argument('--vgg', choices=['imagenet', 'random', 'none'], help='perceptual-loss features')
     ap.add_argument('--mixed-precision', choices=['no', 'bf16', 'fp16'], help='autocast precision')
     ap.add_argument('--resume', action='store_true', help='continue the run in --out from its last checkpoint')

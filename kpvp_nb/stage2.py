@@ -19,7 +19,7 @@ from .evaluate import fit_regressor, apply_regressor, torso_length, PENN_TORSO
 from .losses import d_loss, g_loss
 from .motion import (PseudoLabels, MotionClips, MotionGenerator, SequenceDiscriminator, kl_normal,
                             extract_keypoints, time_normalised_clip)
-from .training import Trainer, latest_checkpoint, load_checkpoint
+from .training import Trainer, latest_checkpoint, load_checkpoint, config_from_dict
 from .video import kp_to_pixels
 
 # %% auto #0
@@ -48,8 +48,8 @@ class Stage2Config:
     steps:int = 100_000
     lr:float = 1e-4
     betas:tuple = (0.5, 0.999)
-    lr_decay:float = 0.95
-    lr_every:int = 20_000
+    lr_decay:float = 0.95        # x0.95 per `lr_period` of the run (continuously)
+    lr_period:float = 0.2        # a fraction of `steps`: the paper's 20,000 of 100,000 iterations
     max_rot:float = 15.          # keypoint augmentation: rotation (degrees), scale range, flip probability
     scale:tuple = (0.7, 1.2)
     flip_p:float = 0.5
@@ -61,7 +61,16 @@ class Stage2Config:
     def __post_init__(self):
         if self.heads not in ('linear', 'relu'): raise ValueError(f"heads must be 'linear' or 'relu', got {self.heads!r}")
         if not 0 <= self.gan_on_prior <= 1: raise ValueError(f"gan_on_prior is a share of the batch, in [0, 1]; got {self.gan_on_prior}")
+        if self.steps < 1 or self.lr_period <= 0: raise ValueError(f"need steps >= 1 and lr_period > 0, got {self.steps} and {self.lr_period}")
         self.betas, self.scale, self.gan_on_prior = tuple(self.betas), tuple(self.scale), float(self.gan_on_prior)
+
+    @property
+    def lr_every(self) -> int: return max(1, round(self.lr_period * self.steps))   # steps per lr_decay factor
+
+    @classmethod
+    def from_json(cls, path) -> 'Stage2Config':
+        "The config saved in a run's motion/config.json (older step-count schedules converted)."
+        return config_from_dict(cls, json.loads(Path(path).read_text()), str(path))
 
 from .datasets import DATASET_PRESETS
 
@@ -69,7 +78,7 @@ PRESETS = {
     'paper': Stage2Config(),
     'code': Stage2Config(heads='relu', lambda_gan=1., batch_size=16),
     'cpu': Stage2Config(hidden=128, latent=16, lr=1e-3, steps=3000, residual=True, repeat_input=True, lambda_kl=0.1, gan_on_prior=0.5,
-                        ckpt_every=250, log_every=25),
+                        lr_decay=1., ckpt_every=250, log_every=25),
     # the paper's datasets: the paper's recipe, with class input only where the dataset has classes
     **{name: Stage2Config(class_cond=d['class_conditional']) for name, d in DATASET_PRESETS.items()},
 }
@@ -129,7 +138,7 @@ def train_motion(run, # stage-1 run folder; stage 2 goes to RUN/motion
                 ) -> Trainer:
     "Train the motion generator M (stage 2) on the pseudo-labels of a stage-1 run."
     run = Path(run); out = run / 'motion'
-    if resume and (out / 'config.json').exists(): cfg = Stage2Config(**json.loads((out / 'config.json').read_text()))
+    if resume and (out / 'config.json').exists(): cfg = Stage2Config.from_json(out / 'config.json')
     cfg = cfg or Stage2Config()
     if steps is not None: cfg = replace(cfg, steps=steps)
     if data is not None: extract_keypoints(run, data, progress=progress)
@@ -151,7 +160,7 @@ def load_motion(run, # stage-1 run folder holding motion/ (or the motion folder 
     "The trained motion generator (inference mode), its config and its class names."
     run = Path(run); m = run / 'motion' if (run / 'motion').is_dir() else run
     if not (m / 'config.json').exists(): raise FileNotFoundError(f"{m}: no stage-2 run here; train one with kpvp_train_motion --run {run}")
-    cfg = Stage2Config(**json.loads((m / 'config.json').read_text()))
+    cfg = Stage2Config.from_json(m / 'config.json')
     ck = latest_checkpoint(m / 'checkpoints')
     if ck is None: raise FileNotFoundError(f"{m}: no checkpoint yet; train (or resume) stage 2 first")
     classes = json.loads((m / 'classes.json').read_text())

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import csv, hashlib, json, math, os, random, shutil, signal, tempfile, time
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'save_checkpoint', 'list_checkpoints',
-           'load_checkpoint', 'latest_checkpoint', 'lr_factor', 'CSVLog', 'Trainer']
+           'load_checkpoint', 'latest_checkpoint', 'lr_factor', 'config_from_dict', 'CSVLog', 'Trainer']
 
 # %% ../nbs/06_training.ipynb #d7fbfd4c
 class SampleStream(Dataset):
@@ -149,6 +149,21 @@ def lr_factor(step:int, decay:float=0.95, every:int=20_000, staircase:bool=False
     "Multiplier of the base learning rate at `step`."
     e = step / every
     return decay ** (math.floor(e) if staircase else e)
+
+# %% ../nbs/06_training.ipynb #1e813e44
+_LEGACY_SCHEDULES = {'lr_every': 'lr_period', 'motion_fade': 'motion_fade_end'}   # old field (steps) -> new field (fraction)
+
+def config_from_dict(cls, # a config dataclass (Stage1Config, Stage2Config)
+                     d:dict, # a saved config.json
+                     source:str='config', # what to name in errors (e.g. the file)
+                    ):
+    "The dataclass of a saved config, converting step-count schedules to fractions and naming unknown fields."
+    d = dict(d)
+    for old, new in _LEGACY_SCHEDULES.items():
+        if old in d and new not in d: d[new] = d.pop(old) / max(1, d.get('steps', 1))
+    known = {f.name for f in fields(cls)}
+    if set(d) - known: raise ValueError(f"{source}: unknown {cls.__name__} fields {sorted(set(d) - known)}; was it written by another version of kpvp_nb?")
+    return cls(**d)
 
 # %% ../nbs/06_training.ipynb #9ac4e03e
 class CSVLog:

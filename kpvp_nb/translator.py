@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
 
-from .keypoints import ImageEncoder, conv_bn_relu, gaussian_maps, scale_channels, _check_images
+from .keypoints import ImageEncoder, conv_bn_relu, coord_grid, gaussian_maps, scale_channels, _check_images
 
 # %% auto #0
-__all__ = ['blend', 'KeypointEncoder', 'TranslatorOutput', 'Translator', 'ImageDiscriminator']
+__all__ = ['blend', 'KeypointEncoder', 'motion_field', 'warp', 'TranslatorOutput', 'Translator', 'ImageDiscriminator']
 
 # %% ../nbs/04_translator.ipynb #19d6ac2f
 def blend(v:Tensor, # reference frame [B,3,H,W]
@@ -41,6 +41,33 @@ class KeypointEncoder(nn.Module):
                ) -> Tensor: # [B,c_out,h,w]
         return self.net(g)
 
+# %% ../nbs/04_translator.ipynb #63c52c31
+def motion_field(kp:Tensor, # keypoints of the reference frame [B,K,2], (x, y) in [-1, 1]
+                 kp_t:Tensor, # target keypoints [B,K,2]
+                 size:int|tuple, # (h, w) of the field
+                 std:float=0.15, # sigma_w: each keypoint's reach, in [-1, 1] units
+                 refine:Tensor|None=None, # learned logits r [B,K+1,h,w] (background first), added to the Gaussian ones
+                ) -> tuple[Tensor, Tensor]: # sampling grid T(u) [B,h,w,2] (x, y), weights w [B,K+1,h,w]
+    "Backward motion field of local translations: target pixel u reads the reference at u + sum_j w_j(u) (k_j - k'_j)."
+    h, w = (size, size) if isinstance(size, int) else size
+    gy, gx = coord_grid(h, kp.device, kp.dtype), coord_grid(w, kp.device, kp.dtype)
+    u = torch.stack([gx.expand(h, w), gy[:, None].expand(h, w)], -1)   # identity grid [h,w,2]
+    d2 = (u - kp_t[:, :, None, None]).pow(2).sum(-1)                    # |u - k'_j|^2, [B,K,h,w]
+    logits = torch.cat([torch.full_like(d2[:, :1], -1.), -d2 / (2 * std ** 2)], 1)    # background first, [B,K+1,h,w]
+    if refine is not None: logits = logits + refine
+    wts = logits.softmax(1)
+    disp = torch.cat([torch.zeros_like(kp[:, :1]), kp - kp_t], 1)       # k_j - k'_j, background still, [B,K+1,2]
+    return u + torch.einsum('bjhw,bjc->bhwc', wts, disp), wts
+
+def warp(x:Tensor, # images or features [B,C,H,W]
+         grid:Tensor, # sampling grid [B,h,w,2] in [-1, 1] (any resolution: resized to H x W)
+        ) -> Tensor: # x read along the grid [B,C,H,W]
+    "Resample `x` along a backward motion field (bilinear, border padding)."
+    if grid.shape[1:3] != x.shape[-2:]:
+        grid = F.interpolate(grid.permute(0, 3, 1, 2), size=x.shape[-2:], mode='bilinear', align_corners=True).permute(0, 2, 3, 1)
+    out = F.grid_sample(x.float(), grid.float(), mode='bilinear', padding_mode='border', align_corners=True)   # float32 coordinates, also under autocast
+    return out.to(x.dtype)
+
 # %% ../nbs/04_translator.ipynb #e7534a3b
 class TranslatorOutput(NamedTuple):
     "What `Translator` returns."
@@ -51,27 +78,36 @@ class TranslatorOutput(NamedTuple):
 # %% ../nbs/04_translator.ipynb #5ddae5e7
 class Translator(nn.Module):
     "Image translator T: reference frame v, its keypoints k and target keypoints k' -> v_hat ~ v'."
+    modes = ('concat', 'analogy', 'warp')
     def __init__(self,
                  n_kp:int, # K, number of keypoints
-                 mode:str='concat', # 'concat' (authors' code) or 'analogy' (paper: f(v) + g(G(k')) - g(G(k)))
+                 mode:str='concat', # 'concat' (authors' code), 'analogy' (paper: f(v) + g(G(k')) - g(G(k))) or 'warp' (moves pixels)
                  width:float=1.0, # channel multiplier (1.0 = the paper)
                  bn_momentum:float=0.1, # PyTorch BatchNorm momentum; 0.001 matches the paper's TF decay 0.999
                  inv_std:float=14.3, # 1/sigma of the Gaussian keypoint maps (eq. 2)
+                 warp_std:float=0.2, # warp mode: sigma_w, each keypoint's reach in the motion field ([-1, 1] units)
                 ):
         super().__init__()
-        if mode not in ('concat', 'analogy'): raise ValueError(f"Translator: mode must be 'concat' or 'analogy', got {mode!r}")
-        self.n_kp, self.mode, self.inv_std = n_kp, mode, inv_std
+        if mode not in self.modes: raise ValueError(f"Translator: mode must be 'concat', 'analogy' or 'warp', got {mode!r}")
+        self.n_kp, self.mode, self.inv_std, self.warp_std = n_kp, mode, inv_std, warp_std
         self.encoder = ImageEncoder(3, width, bn_momentum)              # f: b0..b2, 1/4 resolution
         c_f = self.encoder.channels[-1]
         self.kp_encoder = KeypointEncoder(n_kp, c_f, bn_momentum) if mode == 'analogy' else None
-        c_in, stages = c_f + 2 * n_kp if mode == 'concat' else c_f, []
+        self.refiner = None
+        if mode == 'warp':                                              # r: learned logits of the motion field's weights
+            c_r = scale_channels(64, width)
+            self.refiner = nn.Sequential(conv_bn_relu(c_f + 2 * n_kp, c_r, 3, 1, bn_momentum), conv_bn_relu(c_r, c_r, 3, 1, bn_momentum),
+                                         nn.Conv2d(c_r, n_kp + 1, 3, 1, 1))
+            nn.init.zeros_(self.refiner[-1].weight); nn.init.zeros_(self.refiner[-1].bias)
+        c_in, stages = c_f if mode == 'analogy' else c_f + 2 * n_kp, []
         for n, c in [(4, 256), (4, 128), (2, 64)]:
             c = scale_channels(c, width)
             stages.append(nn.Sequential(*[conv_bn_relu(c_in if j == 0 else c, c, 3, 1, bn_momentum) for j in range(n)]))
             c_in = c
         self.decoder = nn.ModuleList(stages)
-        self.to_s = nn.Conv2d(c_in, 3, 3, 1, 1)                        # generated image, linear
+        self.to_s = nn.Conv2d(c_in, 3, 3, 1, 1)                        # generated image (warp: its correction), linear
         self.to_m = nn.Conv2d(c_in, 1, 3, 1, 1)                        # mask logits
+        if mode == 'warp': nn.init.zeros_(self.to_s.weight); nn.init.zeros_(self.to_s.bias)   # s starts as the warped frame
 
     def encode(self, v:Tensor, # reference frames [B,3,H,W] in [-1, 1], H and W multiples of 4
               ) -> Tensor: # f(v) [B,128w,H/4,W/4]
@@ -79,34 +115,58 @@ class Translator(nn.Module):
         _check_images(v, 4, 'Translator')
         return self.encoder(v)[-1]
 
+    def _maps(self, f:Tensor, kp:Tensor, kp_t:Tensor) -> tuple[Tensor, Tensor]:
+        "G(k), G(k') at the resolution of f, after checking the keypoints' shapes."
+        if kp.shape[-2:] != (self.n_kp, 2) or kp_t.shape != kp.shape:
+            raise ValueError(f"Translator: expected kp and kp_t [B,{self.n_kp},2], got {tuple(kp.shape)} and {tuple(kp_t.shape)}")
+        return gaussian_maps(torch.cat([kp, kp_t]), f.shape[-2:], self.inv_std).chunk(2)   # [B,K,h,w] each
+
+    def motion(self, f:Tensor, # image features f(v) [B,C,h,w]
+               kp:Tensor, kp_t:Tensor, # keypoints of v and target keypoints [B,K,2]
+              ) -> tuple[Tensor, Tensor]: # sampling grid [B,h,w,2], weights [B,K+1,h,w]
+        "Warp mode: the backward motion field at the resolution of f (`motion_field` with the learned refinement)."
+        if self.mode != 'warp': raise ValueError(f"Translator: motion() is for mode='warp', this one is {self.mode!r}")
+        g, g_t = self._maps(f, kp, kp_t)
+        return motion_field(kp.float(), kp_t.float(), f.shape[-2:], self.warp_std, self.refiner(torch.cat([f, g, g_t], 1)).float())
+
     def condition(self, f:Tensor, # image features f(v) [B,C,h,w]
                   kp:Tensor, # keypoints of v [B,K,2]
                   kp_t:Tensor, # target keypoints [B,K,2]
-                 ) -> Tensor: # decoder input [B,C+2K,h,w] (concat) or [B,C,h,w] (analogy)
+                  grid:Tensor|None=None, # warp mode: the motion field from `motion` (computed when None)
+                 ) -> Tensor: # decoder input [B,C+2K,h,w] (concat, warp) or [B,C,h,w] (analogy)
         "Combine image features and Gaussian maps of k and k' into the decoder input."
-        if kp.shape[-2:] != (self.n_kp, 2) or kp_t.shape != kp.shape:
-            raise ValueError(f"Translator: expected kp and kp_t [B,{self.n_kp},2], got {tuple(kp.shape)} and {tuple(kp_t.shape)}")
-        g = gaussian_maps(torch.cat([kp, kp_t]), f.shape[-2:], self.inv_std)   # [G(k); G(k')], [2B,K,h,w]
-        if self.mode == 'concat':
-            return torch.cat([f, *g.chunk(2)], 1)                       # [f(v), G(k), G(k')]
-        e_k, e_kt = self.kp_encoder(g).chunk(2)                         # g(G(k)), g(G(k')), [B,C,h,w] each
+        g, g_t = self._maps(f, kp, kp_t)
+        if self.mode == 'concat': return torch.cat([f, g, g_t], 1)     # [f(v), G(k), G(k')]
+        if self.mode == 'warp':
+            if grid is None: grid = self.motion(f, kp, kp_t)[0]
+            return torch.cat([warp(f, grid), g, g_t], 1)                # [f(v) o T, G(k), G(k')]
+        e_k, e_kt = self.kp_encoder(torch.cat([g, g_t])).chunk(2)      # g(G(k)), g(G(k')), [B,C,h,w] each
         return f + (e_kt - e_k)                                         # exactly f(v) when k' = k
 
     def decode(self, x:Tensor, # decoder input from `condition` [B,C_in,h,w]
                v:Tensor, # reference frames [B,3,H,W], H = 4h, W = 4w
+               grid:Tensor|None=None, # warp mode: the motion field; s is then v warped along it plus the head's correction
               ) -> TranslatorOutput:
         "Decoder, the heads s and m, and the blend of eq. 3."
         x = self.decoder[0](x)                                          # [B,256w,H/4,W/4]
         for stage in self.decoder[1:]:
             x = stage(F.interpolate(x, scale_factor=2., mode='bilinear', align_corners=False))
         s, m = self.to_s(x), torch.sigmoid(self.to_m(x))                # [B,3,H,W], [B,1,H,W]
+        if grid is not None: s = warp(v, grid) + s                      # s = v o T + Delta
         return TranslatorOutput(blend(v, s, m), s, m)
+
+    def translate(self, f:Tensor, # f(v) from `encode` [B,C,h,w]
+                  v:Tensor, kp:Tensor, kp_t:Tensor, # reference frames, their keypoints, target keypoints
+                 ) -> TranslatorOutput:
+        "`condition` then `decode`, with the motion field computed once in warp mode."
+        grid = self.motion(f, kp, kp_t)[0] if self.mode == 'warp' else None
+        return self.decode(self.condition(f, kp, kp_t, grid), v, grid)
 
     def forward(self, v:Tensor, # reference frames [B,3,H,W] in [-1, 1]
                 kp:Tensor, # keypoints of v [B,K,2], (x, y) in [-1, 1]
                 kp_t:Tensor, # target keypoints [B,K,2]
                ) -> TranslatorOutput:
-        return self.decode(self.condition(self.encode(v), kp, kp_t), v)
+        return self.translate(self.encode(v), v, kp, kp_t)
 
     def __repr__(self): return f"Translator(n_kp={self.n_kp}, mode={self.mode!r}, params={sum(p.numel() for p in self.parameters()):,})"
 
@@ -127,8 +187,7 @@ def render(self:Translator,
         kt = kp_seq[:, t0:t0 + step]                                    # [B,t,K,2]
         t = kt.shape[1]
         rep = lambda x: x.repeat_interleave(t, 0)                       # [B,...] -> [B*t,...], frames of one image together
-        x = self.condition(rep(f), rep(kp), kt.flatten(0, 1))
-        outs.append(self.decode(x, rep(v)))
+        outs.append(self.translate(rep(f), rep(v), rep(kp), kt.flatten(0, 1)))
     return TranslatorOutput(*(torch.cat([o[i].unflatten(0, (B, -1)) for o in outs], 1) for i in range(3)))
 
 # %% ../nbs/04_translator.ipynb #fe55b08a
