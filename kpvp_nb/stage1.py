@@ -272,7 +272,8 @@ def train_keypoints(data, # dataset root in the video-folder layout
                     out, # run folder
                     cfg:Stage1Config|None=None, # the run's config (ignored when resuming: the saved one is used)
                     resume:bool=False, # continue the run in `out` from its last checkpoint
-                    steps:int|None=None, # train until this step (default: cfg.steps)
+                    steps:int|None=None, # the run's length (replaces cfg.steps; the schedules are fractions of it)
+                    until:int|None=None, # stop at this step, with a checkpoint, without changing the schedules (default: the run's length)
                     progress:bool=True,
                     cpu:bool=False, # stay on the CPU even when a GPU is present
                     time_limit:float|None=None, # seconds: stop early (with a checkpoint) when training takes longer
@@ -295,7 +296,7 @@ def train_keypoints(data, # dataset root in the video-folder layout
         (tr.run / 'samples').mkdir(exist_ok=True)
         iio.imwrite(tr.run / 'samples' / f'step_{step:07d}.png', sample_grid(tr.unwrap('Q'), tr.unwrap('T'), fixed))
     pairs = FramePairs(train, cfg.size, cfg.gap, train=True, same_p=cfg.same_p, max_rot=cfg.max_rot, flip_p=cfg.flip_p, filter_p=cfg.filter_p)
-    tr = Trainer(out, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, cfg.batch_size, cfg.steps, config=cfg,
+    tr = Trainer(out, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, cfg.batch_size, until or cfg.steps, config=cfg,
                  seed=cfg.seed, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, sample_every=cfg.sample_every,
                  sample_fn=sample_fn, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every, lr_staircase=cfg.lr_staircase,
                  mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers, cpu=cpu, progress=progress, time_limit=time_limit)

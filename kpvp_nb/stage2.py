@@ -131,7 +131,8 @@ def train_motion(run, # stage-1 run folder; stage 2 goes to RUN/motion
                  data=None, # dataset root: extract the missing pseudo-labels first (None: use those in RUN/keypoints)
                  cfg:Stage2Config|None=None, # ignored when resuming (the saved config is used)
                  resume:bool=False, # continue RUN/motion from its last checkpoint
-                 steps:int|None=None, # train until this step (default: cfg.steps)
+                 steps:int|None=None, # the run's length (replaces cfg.steps; the schedules are fractions of it)
+                 until:int|None=None, # stop at this step, with a checkpoint, without changing the schedules (default: the run's length)
                  progress:bool=True,
                  cpu:bool=False, # stay on the CPU even when a GPU is present
                  time_limit:float|None=None, # seconds: stop early, with a checkpoint
@@ -148,7 +149,7 @@ def train_motion(run, # stage-1 run folder; stage 2 goes to RUN/motion
     opts = dict(M=torch.optim.Adam(models['M'].parameters(), cfg.lr, betas=cfg.betas),
                 D=torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas))
     clips = MotionClips(labels, cfg.n_frames, train=True, max_rot=cfg.max_rot, scale=cfg.scale, flip_p=cfg.flip_p)
-    tr = Trainer(out, models, opts, Stage2Step(cfg), clips, cfg.batch_size, cfg.steps, config=cfg, seed=cfg.seed,
+    tr = Trainer(out, models, opts, Stage2Step(cfg), clips, cfg.batch_size, until or cfg.steps, config=cfg, seed=cfg.seed,
                  ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every,
                  mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers, cpu=cpu, progress=progress, time_limit=time_limit)
     out.mkdir(parents=True, exist_ok=True)
