@@ -17,7 +17,7 @@ from .datasets import open_split, DATASET_PRESETS
 from .keypoints import KeypointDetector
 from .translator import Translator, ImageDiscriminator
 from .losses import VGGPerceptual, d_loss, g_loss
-from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError, config_from_dict
+from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError, RunSchedule
 from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels
 
 # %% auto #0
@@ -28,7 +28,7 @@ __all__ = ['PRESETS', 'Stage1Config', 'get_config', 'scale_schedule', 'build_mod
 
 # %% ../nbs/07_train_keypoints.ipynb #5682f158
 @dataclass
-class Stage1Config:
+class Stage1Config(RunSchedule):
     "Everything that defines a stage-1 run (defaults: the paper's recipe)."
     size:int = 128               # frames are size x size
     n_kp:int = 40                # K keypoints (Penn Action: 40; UvA-NEMO: 15; MGIF: 60)
@@ -80,14 +80,6 @@ class Stage1Config:
         if self.vgg not in ('imagenet', 'random', 'none'): raise ValueError(f"vgg must be 'imagenet', 'random' or 'none', got {self.vgg!r}")
         if self.size % 8: raise ValueError(f"size must be a multiple of 8, got {self.size}")
         self.betas, self.gap, self.vgg_layers = tuple(self.betas), tuple(self.gap), tuple(self.vgg_layers)
-
-    @property
-    def lr_every(self) -> int: return max(1, round(self.lr_period * self.steps))   # steps per lr_decay factor
-
-    @classmethod
-    def from_json(cls, path) -> 'Stage1Config':
-        "The config saved in a run folder's config.json (older step-count schedules converted)."
-        return config_from_dict(cls, json.loads(Path(path).read_text()), str(path))
 
 # %% ../nbs/07_train_keypoints.ipynb #6dbdf95b
 PRESETS = {
@@ -222,15 +214,20 @@ class Stage1Step:
 
 # %% ../nbs/07_train_keypoints.ipynb #b124e56b
 @torch.no_grad()
-def sample_grid(Q:nn.Module, T:nn.Module, batch:dict, # a batch of pairs with 'source' and 'target'
-               ) -> np.ndarray: # uint8 image: one row per pair, columns v, v' + Q(v'), v_hat, s, m
-    "Columns v, v' with its keypoints, v_hat, s, m for each pair of `batch`."
+def _translate_batch(Q:nn.Module, T:nn.Module, batch:dict):
+    "Q and T in inference mode on a batch of pairs: v, v', Q(v') and T's output."
     wq, wt = Q.training, T.training; Q.eval(); T.eval()
     dev = next(Q.parameters()).device
     v, vt = batch['source'].to(dev), batch['target'].to(dev)
     k, kt = Q(torch.cat([v, vt])).kp.float().chunk(2)
     o = T(v, k, kt)
     Q.train(wq); T.train(wt)
+    return v, vt, kt, o
+
+def sample_grid(Q:nn.Module, T:nn.Module, batch:dict, # a batch of pairs with 'source' and 'target'
+               ) -> np.ndarray: # uint8 image: one row per pair, columns v, v' + Q(v'), v_hat, s, m
+    "Columns v, v' with its keypoints, v_hat, s, m for each pair of `batch`."
+    v, vt, kt, o = _translate_batch(Q, T, batch)
     S = v.shape[-1]
     cols = [to_uint8(v), draw_keypoints(to_uint8(vt), kp_to_pixels(kt, S).cpu().numpy(), radius=max(1., S / 40)),
             to_uint8(o.v_hat.clamp(-1, 1)), to_uint8(o.s.clamp(-1, 1)), to_uint8(o.m.expand(-1, 3, -1, -1), 0, 1)]
@@ -245,16 +242,10 @@ def moving_batch(videos:VideoFolder, cfg:Stage1Config, n:int=4, pool:int=64) -> 
     pick = np.argsort(moved)[::-1][:n]
     return {k: torch.stack([items[i][k] for i in pick]) for k in ('source', 'target')}
 
-@torch.no_grad()
 def motion_grid(Q:nn.Module, T:nn.Module, batch:dict, # pairs with 'source' and 'target'
                ) -> np.ndarray: # uint8 image: one row per pair, columns v, v' + Q(v'), v_hat, m, |v_hat - v'|, |v - v'|
     "Does the translation move where the target moved? Source, target, translation, mask, its error, copying's error."
-    wq, wt = Q.training, T.training; Q.eval(); T.eval()
-    dev = next(Q.parameters()).device
-    v, vt = batch['source'].to(dev), batch['target'].to(dev)
-    k, kt = Q(torch.cat([v, vt])).kp.float().chunk(2)
-    o = T(v, k, kt)
-    Q.train(wq); T.train(wt)
+    v, vt, kt, o = _translate_batch(Q, T, batch)
     S = v.shape[-1]
     heat = lambda e: to_uint8((e.abs().mean(1, keepdim=True) * 2).clamp(0, 1).expand(-1, 3, -1, -1), 0, 1)   # white: error >= 1/4 of the range
     cols = [to_uint8(v), draw_keypoints(to_uint8(vt), kp_to_pixels(kt, S).cpu().numpy(), radius=max(1., S / 40)),

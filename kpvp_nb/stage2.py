@@ -19,7 +19,7 @@ from .evaluate import fit_regressor, apply_regressor, torso_length, PENN_TORSO
 from .losses import d_loss, g_loss
 from .motion import (PseudoLabels, MotionClips, MotionGenerator, SequenceDiscriminator, kl_normal,
                             extract_keypoints, time_normalised_clip)
-from .training import Trainer, latest_checkpoint, load_checkpoint, config_from_dict
+from .training import Trainer, latest_checkpoint, load_checkpoint, RunSchedule
 from .video import kp_to_pixels
 
 # %% auto #0
@@ -29,7 +29,7 @@ __all__ = ['PRESETS', 'Stage2Config', 'get_config', 'build_motion', 'Stage2Step'
 
 # %% ../nbs/10_train_motion.ipynb #85a77997
 @dataclass
-class Stage2Config:
+class Stage2Config(RunSchedule):
     "Everything that defines a stage-2 run (defaults: the paper)."
     n_frames:int = 32            # T, frames to predict
     hidden:int = 1024            # LSTM units (encoder, decoder, discriminator)
@@ -63,14 +63,6 @@ class Stage2Config:
         if not 0 <= self.gan_on_prior <= 1: raise ValueError(f"gan_on_prior is a share of the batch, in [0, 1]; got {self.gan_on_prior}")
         if self.steps < 1 or self.lr_period <= 0: raise ValueError(f"need steps >= 1 and lr_period > 0, got {self.steps} and {self.lr_period}")
         self.betas, self.scale, self.gan_on_prior = tuple(self.betas), tuple(self.scale), float(self.gan_on_prior)
-
-    @property
-    def lr_every(self) -> int: return max(1, round(self.lr_period * self.steps))   # steps per lr_decay factor
-
-    @classmethod
-    def from_json(cls, path) -> 'Stage2Config':
-        "The config saved in a run's motion/config.json (older step-count schedules converted)."
-        return config_from_dict(cls, json.loads(Path(path).read_text()), str(path))
 
 from .datasets import DATASET_PRESETS
 

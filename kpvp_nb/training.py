@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'save_checkpoint', 'list_checkpoints',
-           'load_checkpoint', 'latest_checkpoint', 'lr_factor', 'config_from_dict', 'CSVLog', 'Trainer']
+           'load_checkpoint', 'latest_checkpoint', 'lr_factor', 'config_from_dict', 'RunSchedule', 'CSVLog', 'Trainer']
 
 # %% ../nbs/06_training.ipynb #d7fbfd4c
 class SampleStream(Dataset):
@@ -164,6 +164,16 @@ def config_from_dict(cls, # a config dataclass (Stage1Config, Stage2Config)
     known = {f.name for f in fields(cls)}
     if set(d) - known: raise ValueError(f"{source}: unknown {cls.__name__} fields {sorted(set(d) - known)}; was it written by another version of kpvp_nb?")
     return cls(**d)
+
+class RunSchedule:
+    "Mixin of the stage configs: schedules as fractions of `steps` (`lr_period`), and loading a saved config."
+    @property
+    def lr_every(self) -> int: return max(1, round(self.lr_period * self.steps))   # steps per lr_decay factor
+
+    @classmethod
+    def from_json(cls, path):
+        "The config saved in a run folder's config.json (older step-count schedules converted)."
+        return config_from_dict(cls, json.loads(Path(path).read_text()), str(path))
 
 # %% ../nbs/06_training.ipynb #9ac4e03e
 class CSVLog:
