@@ -243,7 +243,7 @@ def format_predictions(r:dict) -> str:
         if m == 'motion':                                                 # how much the videos move: compared with the truth
             tr = r['real']['motion']
             lines.append(row + f"   truth {tr:.4f}: the model moves {v / tr:.2f}x as much" + (f", the oracle {o[m] / tr:.2f}x" if o else ''))
-        else: lines.append(row + f"   {'model better' if (v - f) * better[m] > 0 else 'frozen better'}")
+        else: lines.append(row + f"   {'tie' if v == f else 'model better' if (v - f) * better[m] > 0 else 'frozen better'}")
     if 'motion_l1' in r['model']:
         lines.append("motion_l1: L1 over the pixels that move in the truth (notebook 13); motion: mean |frame t - frame 0|")
     if o: lines.append("oracle: the translator given the detector's keypoints of the true frames (the motion generator's ceiling)")
