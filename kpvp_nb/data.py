@@ -97,7 +97,7 @@ def _frames(self:VideoFolder, i:int, idx=None) -> np.ndarray:
         out = []
         for j in idx:
             try: out.append(as_rgb_uint8(iio.imread(files[j])[None], name=str(files[j]))[0])
-            except (OSError, ValueError) as e: raise ValueError(f"{files[j]}: cannot read this frame ({e})") from e
+            except (OSError, ValueError) as e: raise ValueError(f"{files[j]}: cannot read this frame ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from e
         return np.stack(out)
     v = self._mem.get(i)
     if v is None:

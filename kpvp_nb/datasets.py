@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_datasets.ipynb #b5bfd4fb
 from __future__ import annotations
-import argparse, hashlib, http.client, json, os, socket, sys, tarfile, urllib.error, urllib.request, zipfile
+import argparse, hashlib, http.client, json, lzma, os, shutil, socket, sys, tarfile, tempfile, urllib.error, urllib.request, zipfile, zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,13 +14,14 @@ import scipy.io
 from PIL import Image
 
 from .data import VideoFolder, VideoRecord
-from .video import IMAGE_EXTS, VIDEO_EXTS, read_video
+from .video import IMAGE_EXTS, VIDEO_EXTS, read_video, write_text_atomic
 
 # %% auto #0
 __all__ = ['PENN_ACTIONS', 'DATASET_OPTIONS', 'DATASET_PRESETS', 'DATASET_SOURCES', 'PennSplit', 'penn_split', 'PennLabel',
            'read_penn_label', 'write_penn_video', 'dataset_options', 'make_mini_penn', 'resize_short_side',
            'PennAction', 'FramesFolder', 'make_mini_frames', 'detect_layout', 'open_dataset', 'open_split',
-           'DownloadError', 'download', 'safe_extract', 'manual_steps', 'prepare_dataset', 'prepare_data_cli']
+           'DownloadError', 'download', 'ArchiveError', 'safe_extract', 'manual_steps', 'prepare_dataset',
+           'prepare_data_cli']
 
 # %% ../nbs/14_datasets.ipynb #9c73b002
 PENN_ACTIONS = ('baseball_pitch', 'baseball_swing', 'bench_press', 'bowl', 'clean_and_jerk', 'golf_swing', 'jump_rope',
@@ -163,7 +164,7 @@ def make_mini_penn(root, # folder to write (frames/ and labels/)
         vis = rng.random((n_frames, 13)) > .1
         write_penn_video(root, vid, frames, joints, sp.classes[c], train=tr and j != last_train, visibility=vis, pose='front')
     # a miniature holds a few of the split's videos: tell every loader that opens it to skip the absent ones
-    (root / DATASET_OPTIONS).write_text(json.dumps({'missing': 'skip'}))
+    write_text_atomic(root / DATASET_OPTIONS, json.dumps({'missing': 'skip'}))
     return root
 
 # %% ../nbs/14_datasets.ipynb #be1feb98
@@ -488,18 +489,49 @@ def open_split(data, # dataset root (any layout `open_dataset` knows) or a prese
 
 # %% ../nbs/14_datasets.ipynb #b76373fa
 class DownloadError(RuntimeError):
-    "A download that did not complete (network down, interrupted, or wrong checksum)."
+    "A download that did not complete or is not the file expected (network down, interrupted, wrong checksum or format)."
 
 from .training import sha256_file
+
+_MAGIC = ((b'\x1f\x8b', 'gzip'), (b'PK\x03\x04', 'zip'), (b'PK\x05\x06', 'zip'), (b'BZh', 'bzip2'), (b'\xfd7zXZ\x00', 'xz'))
+_KINDS = dict(gzip='a gzip archive', zip='a zip archive', bzip2='a bzip2 archive', xz='an xz archive', tar='a tar archive')
+_EXPECT = ('gzip', 'tar', 'zip')
+
+def _sniff(path:Path) -> tuple:
+    "What a file is, from its first bytes: (kind, a phrase for messages); kind is a key of `_KINDS`, 'html', 'text', 'empty' or 'other'."
+    with open(path, 'rb') as f: head = f.read(1024)
+    if not head: return 'empty', 'an empty file'
+    for magic, kind in _MAGIC:
+        if head.startswith(magic): return kind, _KINDS[kind]
+    if head[257:262] == b'ustar': return 'tar', _KINDS['tar']
+    low = head.lstrip().lower()
+    if low.startswith((b'<!doctype html', b'<html', b'<head', b'<body')) or b'<html' in low: return 'html', 'an HTML page'
+    text = head.decode('utf-8', 'replace')
+    if len(head) == 1024: text = text.rstrip('\ufffd')               # the read may have cut a character in two
+    if '\ufffd' not in text and all(c.isprintable() or c in '\t\r\n' for c in text):
+        return 'text', f"a text file starting with {' '.join(text.split())[:60]!r}"
+    return 'other', f"{path.stat().st_size:,} bytes of an unknown format (starting with {head[:8].hex(' ')})"
+
+def _archive_problem(path, expect) -> str|None:
+    "None when `path` is what `expect` says (see `download`), else a phrase saying what it is instead."
+    if expect is None: return None
+    if callable(expect): return expect(Path(path))
+    if expect not in _EXPECT: raise ValueError(f"expect={expect!r}: use 'gzip', 'tar', 'zip', a callable or None")
+    kind, what = _sniff(Path(path))
+    if expect == 'zip' and kind == 'zip' and not zipfile.is_zipfile(path): return 'a truncated or damaged zip archive (its central directory is missing)'
+    if kind == expect or (expect == 'tar' and kind in ('gzip', 'bzip2', 'xz')): return None
+    return f"{what}, not {_KINDS[expect]}"
 
 def download(url:str, # http(s) URL
              dest, # file to write
              size:int|None=None, # expected size in bytes, when known
              sha256:str|None=None, # expected SHA-256 (hex), when known
+             expect=None, # what the file must be: 'gzip', 'tar' (plain or compressed), 'zip', a callable `f(path) -> None | what it is instead`, or None
              timeout:float=60, # seconds without data before giving up
              quiet:bool=False, # no progress bar or messages
             ) -> Path:
-    "Download `url` to `dest`, resuming `dest.part` with an HTTP Range request; check size and SHA-256 when known."
+    "Download `url` to `dest`, resuming `dest.part` with an HTTP Range request; check format, size and SHA-256 when known."
+    if not (expect is None or callable(expect) or expect in _EXPECT): raise ValueError(f"expect={expect!r}: use 'gzip', 'tar', 'zip', a callable or None")
     dest = Path(dest); part = dest.with_name(dest.name + '.part')
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     if not dest.exists():
@@ -531,6 +563,10 @@ def download(url:str, # http(s) URL
                         raise DownloadError(f"{url}: transfer interrupted after {got:,} of {total or '?'} bytes ({type(e).__name__}); {part} keeps them: run the same command again to resume") from e
                 if total is not None and got != total:
                     raise DownloadError(f"{url}: transfer interrupted after {got:,} of {total:,} bytes; {part} keeps them: run the same command again to resume")
+        why = _archive_problem(part, expect)
+        if why:
+            part.unlink()
+            raise DownloadError(f"{url}: the server sent {why}; nothing was kept; check the URL or download the file by hand")
         part.replace(dest)
     n = dest.stat().st_size
     if size is not None and n != size:
@@ -545,47 +581,89 @@ def download(url:str, # http(s) URL
     return dest
 
 # %% ../nbs/14_datasets.ipynb #f32ce8ca
+class ArchiveError(ValueError):
+    "An archive that cannot be unpacked safely and whole: not an archive, truncated, corrupt, or holding a refused member."
+
+_CORRUPT = (EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile, NotImplementedError, ValueError)
+
 def _inside(base:Path, p:Path) -> bool:
     try: p.resolve().relative_to(base); return True
     except ValueError: return False
 
-def safe_extract(archive, # a .tar, .tar.gz/.tgz/.tar.bz2/.tar.xz or .zip file
-                 dest, # folder to extract into
-                ) -> Path:
-    "Extract a tar or zip archive into `dest`, refusing any member that would land outside it."
-    archive, dest = Path(archive), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True); base = dest.resolve()
-    def refuse(name, why): raise ValueError(f"{archive}: refusing member {name!r}: {why}; the archive is unsafe or corrupt, nothing outside {dest} was written")
-    if zipfile.is_zipfile(archive):
+def _unpack(archive:Path, kind:str, base:Path, refuse):
+    "Unpack every member of `archive` into the empty folder `base`, checking each before writing it."
+    def check(n):
+        if n.startswith(('/', '\\')) or (len(n) > 1 and n[1] == ':'): refuse(n, 'absolute path')
+        if not _inside(base, base / n): refuse(n, 'path escapes the target folder')
+    if kind == 'zip':
         with zipfile.ZipFile(archive) as z:
             for info in z.infolist():
-                n = info.filename
-                if n.startswith(('/', '\\')) or (len(n) > 1 and n[1] == ':'): refuse(n, 'absolute path')
-                if not _inside(base, base / n): refuse(n, 'path escapes the target folder')
-                if (info.external_attr >> 16) & 0o170000 == 0o120000: refuse(n, 'symbolic link')
+                check(info.filename); t = (info.external_attr >> 16) & 0o170000     # the Unix file type, 0 when not recorded
+                if t == 0o120000: refuse(info.filename, 'symbolic link: links are not allowed in dataset archives')
+                if t not in (0, 0o100000, 0o040000): refuse(info.filename, 'device file or FIFO')
                 z.extract(info, base)
-        return dest
-    try: tf = tarfile.open(archive, 'r:*')
-    except tarfile.TarError as e: raise ValueError(f"{archive}: not a tar or zip archive ({e}); the download may be incomplete") from e
-    with tf:
+        return
+    kw = dict(filter='data') if hasattr(tarfile, 'data_filter') else {}
+    with tarfile.open(archive, 'r:*') as tf:
         for m in tf:
-            n = m.name
-            if n.startswith('/') or (len(n) > 1 and n[1] == ':'): refuse(n, 'absolute path')
-            if not _inside(base, base / n): refuse(n, 'path escapes the target folder')
-            if m.issym():
-                if m.linkname.startswith('/') or not _inside(base, (base / n).parent / m.linkname): refuse(n, f'symbolic link to {m.linkname!r} outside the target folder')
-            elif m.islnk():
-                if not _inside(base, base / m.linkname): refuse(n, f'hard link to {m.linkname!r} outside the target folder')
-            elif not (m.isfile() or m.isdir()): refuse(n, 'device file or FIFO')
-            kw = dict(filter='data') if hasattr(tarfile, 'data_filter') else {}
+            check(m.name)
+            if m.issym() or m.islnk(): refuse(m.name, f"{'symbolic' if m.issym() else 'hard'} link to {m.linkname!r}: links are not allowed in dataset archives")
+            if not (m.isfile() or m.isdir()): refuse(m.name, 'device file or FIFO')
             tf.extract(m, base, set_attrs=False, **kw)
+        while tf.fileobj.read(1 << 20): pass                           # read to the end, so that gzip checks its CRC and length
+
+def _clashes(src:Path, dst:Path):
+    "Paths under `dst` that are a file where `src` has a folder, or the other way round."
+    for p in src.iterdir():
+        q = dst / p.name
+        if not (q.exists() or q.is_symlink()): continue
+        if p.is_dir() and q.is_dir(): yield from _clashes(p, q)
+        elif p.is_dir() or q.is_dir(): yield q
+
+def _merge(src:Path, dst:Path):
+    "Move everything in `src` into `dst` by renames, merging into folders and replacing files."
+    for p in src.iterdir():
+        q = dst / p.name
+        if p.is_dir() and q.is_dir(): _merge(p, q)
+        else: os.replace(p, q)
+
+def safe_extract(archive, # a .tar, .tar.gz/.tgz/.tar.bz2/.tar.xz or .zip file (only read)
+                 dest, # folder to extract into
+                ) -> Path:
+    "Extract a tar or zip archive into `dest`, all or nothing, refusing links and any member that would land outside `dest`."
+    archive, dest = Path(archive), Path(dest)
+    if not archive.is_file(): raise FileNotFoundError(f"{archive}: archive not found")
+    kind, what = _sniff(archive)
+    if kind not in _KINDS: raise ArchiveError(f"{archive}: {what}, not a tar or zip archive; nothing was extracted")
+    made = not dest.exists()
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix='.extracting-', dir=dest))
+    def refuse(n, why): raise ArchiveError(f"{archive}: refusing member {n!r}: {why}; nothing was extracted")
+    def corrupt(e): return ArchiveError(f"{archive}: truncated or corrupt archive ({type(e).__name__}: {e}); nothing was extracted")
+    try:
+        try: _unpack(archive, kind, tmp.resolve(), refuse)
+        except ArchiveError: raise
+        except _CORRUPT as e: raise corrupt(e) from e
+        except OSError as e:
+            if e.errno is None: raise corrupt(e) from e                 # gzip's and bz2's errors on bad data
+            raise OSError(f"{archive}: cannot unpack into {dest} ({e.strerror or e}; is the disk full?); nothing was kept") from e
+        clash = next(_clashes(tmp, dest), None)
+        if clash is not None:
+            raise FileExistsError(f"{archive}: cannot unpack into {dest}: {clash} is a {'folder' if clash.is_dir() else 'file'} where the archive "
+                                  f"has a {'file' if clash.is_dir() else 'folder'}; move it away and run again; nothing was changed")
+        _merge(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if made: shutil.rmtree(dest, ignore_errors=True)               # it held only the temporary folder
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 # %% ../nbs/14_datasets.ipynb #8ef2f216
 DATASET_SOURCES = {
     'penn': dict(title='Penn Action (Zhang, Zhu & Derpanis, ICCV 2013)',
                  url='https://www.cis.upenn.edu/~kostas/Penn_Action.tar.gz', page='https://dreamdragon.github.io/PennAction/',
-                 archive='Penn_Action.tar.gz', size=None, sha256=None,
+                 archive='Penn_Action.tar.gz', size=None, sha256=None, format='gzip',
                  note='about 3 GB; unpacks to Penn_Action/frames and Penn_Action/labels'),
     'nemo': dict(title="UvA-NEMO smiles, Siarohin et al.'s preprocessed version (Monkey-Net)",
                  links=['https://yadi.sk/d/lHdX-fdMKVx2Dw  (preprocessed, from the Monkey-Net README: github.com/AliaksandrSiarohin/monkey-net)',
@@ -604,7 +682,7 @@ def manual_steps(name:str, # 'penn', 'nemo' or 'mgif'
     if name == 'penn':
         return (f"Manual steps for {s['title']}:\n"
                 f"  1. download {s['url']} ({s['note']}; page: {s['page']})\n"
-                f"  2. put it at {root / s['archive']} (or anywhere, and pass --archive FILE)\n"
+                f"  2. put it at {root / s['archive']} (or anywhere, and pass --archive FILE: a file given so is never modified)\n"
                 f"  3. run again: kpvp_prepare_data --dataset penn --root {root}\n"
                 f"     it unpacks the archive and checks it; then open it with open_dataset('penn', root='{root}')")
     links = '\n'.join(f"       {l}" for l in s['links'])
@@ -625,6 +703,27 @@ def _report(name, root, say):
         say(f"  {split}: {len(ds)} videos{flag}")
     return ok
 
+def _leftovers(root:Path, say):
+    "Remove the temporary folders of an unpacking that was killed."
+    for p in sorted(root.glob('.extracting-*')):
+        if p.is_dir(): say(f"removing {p}, left by an interrupted unpacking"); shutil.rmtree(p, ignore_errors=True)
+
+def _archive_issue(arc:Path, s:dict, expect) -> str|None:
+    "What is wrong with `arc` by the size, SHA-256 (when `DATASET_SOURCES` knows them) and format `expect`, or None."
+    n = arc.stat().st_size
+    if s.get('size') is not None and n != s['size']: return f"{n:,} bytes but {s['size']:,} expected"
+    if s.get('sha256') is not None and (h := sha256_file(arc)) != s['sha256'].lower(): return f"SHA-256 {h} differs from the expected {s['sha256']}"
+    return _archive_problem(arc, expect)
+
+def _unpack_dataset(arc:Path, root:Path, own:bool, say):
+    "`safe_extract`; when it fails, delete `arc` if it is kpvp_nb's own download (`own`), never a file the user gave."
+    say(f"unpacking {arc} into {root} ...")
+    try: return safe_extract(arc, root)
+    except ArchiveError as e:
+        if not own: raise ArchiveError(f"{e}; {arc} (--archive) was left as it is: download it again, or pass another copy") from e
+        arc.unlink(missing_ok=True)
+        raise ArchiveError(f"{e}; {arc} was downloaded by kpvp_nb, so it was deleted: run the same command again to download it afresh") from e
+
 def prepare_dataset(name:str, # 'penn', 'nemo' or 'mgif'
                     root, # folder for the data
                     archive=None, # an archive downloaded by hand (default: download Penn Action; none for NEMO/MGIF)
@@ -640,17 +739,26 @@ def prepare_dataset(name:str, # 'penn', 'nemo' or 'mgif'
     if name == 'penn':
         done = root / '.kpvp_extracted'
         if not done.exists():
-            arc = Path(archive) if archive else root / s['archive']
+            _leftovers(root, say)
+            own = archive is None                                     # kpvp_nb's own download, at the default place
+            arc = root / s['archive'] if own else Path(archive)
+            if not own and not arc.is_file(): raise FileNotFoundError(f"{arc}: archive not found (--archive); leave --archive out to download Penn Action into {root}")
+            if own and arc.exists() and (why := _archive_issue(arc, s, s['format'])):
+                say(f"{arc}: {why} (left by a failed download?); deleting it" + (" and downloading again" if download_ok else ''))
+                arc.unlink()
             if not arc.exists():
                 if not download_ok: raise DownloadError(f"{arc}: archive not found.\n" + manual_steps(name, root))
-                try: download(url or s['url'], arc, size=s['size'], sha256=s['sha256'], quiet=quiet)
+                try: download(url or s['url'], arc, size=s['size'], sha256=s['sha256'], expect=s['format'], quiet=quiet)
                 except DownloadError as e: raise DownloadError(f"Could not download Penn Action: {e}\n" + manual_steps(name, root)) from e
+            elif not own and (why := _archive_issue(arc, s, None)):      # its format is checked by safe_extract
+                raise ArchiveError(f"{arc}: {why}; nothing was extracted; {arc} (--archive) was left as it is: download it again")
             if s['sha256'] is None and not quiet: say(f"{arc.name} SHA-256: {sha256_file(arc)} (not pinned by kpvp_nb: record it to check later copies)")
-            say(f"unpacking {arc} into {root} ..."); safe_extract(arc, root)
-            done.write_text(str(arc))
+            _unpack_dataset(arc, root, own, say)
+            write_text_atomic(done, str(arc))
         data = _penn_root(root)
     else:
-        if archive: say(f"unpacking {archive} into {root} ..."); safe_extract(archive, root)
+        _leftovers(root, say)
+        if archive: _unpack_dataset(Path(archive), root, False, say)
         data = _nested(root)
         if not (data / 'train').is_dir(): raise FileNotFoundError(f"{root}: no train/ folder yet.\n" + manual_steps(name, root))
     say(f"{s['title']} in {data}:")
@@ -659,6 +767,9 @@ def prepare_dataset(name:str, # 'penn', 'nemo' or 'mgif'
     return data
 
 # %% ../nbs/14_datasets.ipynb #b4f7cfe3
+from .cli import console_script
+
+@console_script('kpvp_prepare_data')
 def prepare_data_cli(argv:list|None=None, # arguments (default: the command line)
                     ) -> None:
     "Command line: download and prepare one of the paper's datasets (`kpvp_prepare_data --help`)."
@@ -671,6 +782,4 @@ def prepare_data_cli(argv:list|None=None, # arguments (default: the command line
     ap.add_argument('--no-download', '--no_download', dest='no_download', action='store_true', help='never download; print the manual steps when the archive is missing')
     ap.add_argument('--quiet', action='store_true')
     a = ap.parse_args(argv)
-    try: prepare_dataset(a.dataset, a.root, archive=a.archive, url=a.url, download_ok=not a.no_download, quiet=a.quiet)
-    except (DownloadError, FileNotFoundError, ValueError) as e:
-        print(f"kpvp_prepare_data: {e}", file=sys.stderr); raise SystemExit(1)
+    prepare_dataset(a.dataset, a.root, archive=a.archive, url=a.url, download_ok=not a.no_download, quiet=a.quiet)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fastcore.script import call_parse, store_true
 
 from .data import VideoFolder, draw_augment, to_tensor
 from .evaluate import evaluate_run, format_scores
 from .stage1 import get_config, train_keypoints, load_stage1, sample_grid, motion_grid, moving_batch, _fixed_batch, scale_schedule
 from .synthetic import make_synthetic, SKELETON
-from .training import CSVLog
-from .video import animate, draw_keypoints, image_grid, kp_to_pixels
+from .training import CSVLog, latest_checkpoint
+from .cli import check_range, console_script
+from .video import animate, draw_keypoints, image_grid, kp_to_pixels, write_text_atomic
 from .stage2 import get_config as motion_config, train_motion, motion_scores, format_motion_scores
 from .predict import Predictor, evaluate_predictions, format_predictions
 from .metrics import time_normalised_indices
@@ -156,7 +156,7 @@ def write_report(out, # demo folder (the report goes to out/index.html)
              _img(_png_b64(mgrid.repeat(2, 0).repeat(2, 1))),
              '<h2>Training</h2>', _img(curves_b64(run))]
     p = Path(out) / 'index.html'
-    p.write_text(f'<!doctype html><html><head><meta charset="utf-8"><title>kpvp_nb demo</title><style>{_CSS}</style></head><body>{"".join(parts)}</body></html>')
+    write_text_atomic(p, f'<!doctype html><html><head><meta charset="utf-8"><title>kpvp_nb demo</title><style>{_CSS}</style></head><body>{"".join(parts)}</body></html>')
     return p
 
 # %% ../nbs/15_demo.ipynb #fc55486c
@@ -188,7 +188,11 @@ def demo(out='demo', # folder for the dataset, the run and the report
          i3d=None, # the I3D for FVD (default: `kpvp_nb.fvd.load_i3d()`, the TF-Hub weights, 47 MB downloaded once)
         ) -> Path:
     "Synthetic data, both stages within the time budget, scores against baselines, and `out/index.html`."
-    t0 = time.time(); out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    check_range('minutes (--minutes)', minutes, 0, above=True); check_range('videos (--videos)', videos, 14, integer=True)
+    check_range('seed (--seed)', seed, 0, integer=True)
+    t0 = time.time(); out = Path(out)
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out}: exists and is not a folder; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
     if fvd and i3d is None:                                              # first, so that a failed download stops nothing
         from kpvp_nb.fvd import load_i3d
         i3d = load_i3d(device='cuda' if torch.cuda.is_available() else 'cpu')
@@ -197,9 +201,9 @@ def demo(out='demo', # folder for the dataset, the run and the report
     left = lambda frac: max(5., frac * B - (time.time() - t0))            # seconds until `frac` of the budget
     data, run = out / 'data', out / 'run'
     if not (data / 'meta.json').exists():                                # no camera jitter: see notebook 07
-        make_synthetic(data, videos, size=64, n_frames=40, seed=seed, test_frac=.1, jitter=0., progress=progress)
+        make_synthetic(data, videos, size=64, n_frames=40, seed=seed, test_frac=.1, jitter=0., progress=progress, overwrite=True)   # only its own folder
     t_data = time.time()
-    resume = (run / 'config.json').exists()
+    resume = latest_checkpoint(run / 'checkpoints') is not None          # an earlier demo, interrupted: continue it
     cfg1 = get_config('cpu', seed=seed, same_p=0.2)                      # still pairs: the first predicted frames (notebook 10)
     if not resume:                                                       # the preset's schedules, stretched to the steps that fit
         sps = stage1_step_seconds(data, cfg1, out / 'probe', time_limit=0.05 * B)
@@ -207,30 +211,32 @@ def demo(out='demo', # folder for the dataset, the run and the report
     tr1 = train_keypoints(data, run, cfg1, resume=resume, progress=progress, time_limit=left(0.55))
     t1 = time.time()
     extract_keypoints(run, data, progress=progress)                      # pseudo-labels first: stage 2's clock starts after them
-    resume2 = (run / 'motion' / 'config.json').exists()
+    resume2 = latest_checkpoint(run / 'motion' / 'checkpoints') is not None
     tr2 = train_motion(run, data, motion_config('cpu', seed=seed, steps=12_000), resume=resume2, progress=progress, time_limit=left(0.8))
     t2 = time.time()
     scores = dict(stage1=evaluate_run(run, data, stride=8, n_pairs=256), motion=motion_scores(run, data, n_samples=4, seed=seed),
                   video=evaluate_predictions(run, data, samples=1, metrics=vm, i3d=i3d, seed=seed, progress=progress),
                   video_mode=evaluate_predictions(run, data, metrics=vm, i3d=i3d, progress=progress, oracle=False, temperature=0.))
-    (out / 'scores.json').write_text(json.dumps(scores, indent=1, default=float))
+    write_text_atomic(out / 'scores.json', json.dumps(scores, indent=1, default=float))
     info = dict(date=datetime.datetime.now().isoformat(timespec='seconds'), device=str(tr1.device), stage1_steps=tr1.step, stage1_planned=tr1.steps, stage2_steps=tr2.step,
                 data_minutes=round((t_data - t0) / 60, 1), stage1_minutes=round((t1 - t_data) / 60, 1), stage2_minutes=round((t2 - t1) / 60, 1), videos=videos, machine=platform.machine())
     p = write_report(out, data, run, scores, info)
     info['minutes'] = round((time.time() - t0) / 60, 1)
-    (out / 'info.json').write_text(json.dumps(info, indent=1))
+    write_text_atomic(out / 'info.json', json.dumps(info, indent=1))
     print(format_scores(scores['stage1'])); print(format_motion_scores(scores['motion']))
     print(format_predictions(scores['video'])); print(format_predictions(scores['video_mode']))
     print(f"{info['minutes']} minutes; report: {p}")
     return p
 
-@call_parse
-def demo_cli(
-    out:str='demo', # folder for the dataset, the run and the report
-    minutes:float=15., # time budget
-    videos:int=700, # synthetic videos (a tenth held out)
-    seed:int=0,
-    fvd:store_true=False, # also FVD/KVD (downloads the pretrained I3D once; about 4 more minutes on 2 CPU cores, outside the budget)
-):
-    "The main job: synthetic data, both stages within the time budget, scores, and an HTML report."
-    demo(out, minutes, videos, seed, fvd=fvd)
+@console_script('kpvp_demo')
+def demo_cli(argv:list|None=None): # arguments (default: the command line)
+    "Console script `kpvp_demo`: the main job: synthetic data, both stages within the time budget, scores, and an HTML report."
+    import argparse
+    ap = argparse.ArgumentParser(prog='kpvp_demo', description='The main job: synthetic data, both stages within the time budget, scores, and an HTML report.')
+    ap.add_argument('--out', default='demo', help='folder for the dataset, the run and the report (default: demo)')
+    ap.add_argument('--minutes', type=float, default=15., help='time budget (default: 15)')
+    ap.add_argument('--videos', type=int, default=700, help='synthetic videos, a tenth held out (default: 700)')
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--fvd', action='store_true', help='also FVD/KVD (downloads the pretrained I3D once; about 4 more minutes on 2 CPU cores, outside the budget)')
+    a = ap.parse_args(argv)
+    demo(a.out, a.minutes, a.videos, a.seed, fvd=a.fvd)

@@ -206,6 +206,10 @@ def format_scores(res:dict) -> str:
     return '\n'.join(f'{k:<{w}}  {v:8.4f}' for k, v in rows)
 
 # %% ../nbs/08_keypoint_eval.ipynb #5b89e8a4
+from .cli import check_range, console_script
+from .video import write_text_atomic
+
+@console_script('kpvp_eval_keypoints')
 def eval_keypoints_cli(argv:list|None=None): # arguments (default: the command line)
     "Console script `kpvp_eval_keypoints`: keypoint error (where the data has keypoints) and reconstruction, with baselines."
     import argparse, json
@@ -216,8 +220,10 @@ def eval_keypoints_cli(argv:list|None=None): # arguments (default: the command l
     ap.add_argument('--stride', type=int, default=4, help='score every stride-th frame')
     ap.add_argument('--n-pairs', type=int, default=256, help='held-out pairs for the reconstruction scores')
     a = ap.parse_args(argv)
+    check_range('--stride', a.stride, 1, integer=True); check_range('--n-pairs', a.n_pairs, 1, integer=True)
+    for flag, path in (('--run', a.run), ('--data', a.data)):
+        if not Path(path).exists(): raise FileNotFoundError(f"{flag} {path}: no such folder")
+    if a.json and Path(a.json).is_dir(): ap.error(f"--json {a.json} is a folder; give a file name")
     res = evaluate_run(a.run, a.data, a.stride, a.n_pairs)
     print(format_scores(res))
-    if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(res, indent=1))
+    if a.json: write_text_atomic(a.json, json.dumps(res, indent=1))

@@ -666,8 +666,9 @@ class RealStatsCache:
         "Compute the real logits and save them."
         if self.path.exists() and not overwrite: raise FileExistsError(f"{self.path} exists; load() it or pass overwrite=True")
         self.feats, self.n_frames = i3d_features(real_videos, self.i3d, self.batch_size, self.resize, progress, return_n_frames=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(self.path, feats=self.feats, n_frames=np.array(self.n_frames), resize=self.resize, i3d=i3d_fingerprint(self.i3d))
+        from kpvp_nb.video import atomic_path
+        with atomic_path(self.path, check=False) as tmp:              # a cut-off cache would poison every later score
+            np.savez(tmp, feats=self.feats, n_frames=np.array(self.n_frames), resize=self.resize, i3d=i3d_fingerprint(self.i3d))
         return self
 
     def load(self):
@@ -722,6 +723,10 @@ def _folder_videos(folder, n_frames=None):
             v = v[:n_frames]
         yield v
 
+from .cli import check_range, console_script
+from .video import write_text_atomic
+
+@console_script('kpvp_fvd')
 def fvd_cli(argv:list|None=None): # arguments (default: sys.argv[1:])
     "Console script `kpvp_fvd`: FVD and KVD between two folders of videos (prints them; `--out` writes JSON)."
     ap = argparse.ArgumentParser(prog='kpvp_fvd', description='Frechet Video Distance (and KVD) between two folders of videos, as the TF reference computes it.')
@@ -736,6 +741,8 @@ def fvd_cli(argv:list|None=None): # arguments (default: sys.argv[1:])
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--out', default=None, help='write the result as JSON here')
     args = ap.parse_args(argv)
+    check_range('--n-frames', args.n_frames, 9, integer=True); check_range('--batch-size', args.batch_size, 1, integer=True)
+    if args.out and Path(args.out).is_dir(): ap.error(f"--out {args.out} is a folder; give a file name")
     if args.real is None and (args.cache is None or not Path(args.cache).exists()):
         ap.error('give --real (or an existing --cache)')
     for folder in (args.real, args.fake):                      # fail before loading I3D
@@ -752,4 +759,4 @@ def fvd_cli(argv:list|None=None): # arguments (default: sys.argv[1:])
           f"(real: {res['n_real']} videos x {res['n_frames_real']} frames, fake: {res['n_fake']} x {res['n_frames_fake']}, resize {res['resize']})")
     print(res['note'])
     if args.out:   # JSON has no NaN: a one-block KVD has no standard error
-        Path(args.out).write_text(json.dumps({k: None if isinstance(v, float) and math.isnan(v) else v for k, v in res.items()}, indent=2))
+        write_text_atomic(args.out, json.dumps({k: None if isinstance(v, float) and math.isnan(v) else v for k, v in res.items()}, indent=2))

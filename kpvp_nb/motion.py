@@ -25,10 +25,10 @@ __all__ = ['detector_id', 'extract_keypoints', 'PseudoLabels', 'time_normalised_
 # %% ../nbs/09_motion.ipynb #c11e224d
 def detector_id(run) -> dict:
     "Which stage-1 checkpoint of `run` the detector comes from: its folder name and the SHA-256 of its weights."
-    from kpvp_nb.training import latest_checkpoint
+    from kpvp_nb.training import latest_checkpoint, verify_checkpoint
     ck = latest_checkpoint(Path(run) / 'checkpoints')
     if ck is None: raise FileNotFoundError(f"{run}: no stage-1 checkpoint; train one with kpvp_train_keypoints")
-    man = json.loads((ck / 'manifest.json').read_text())
+    man = verify_checkpoint(ck)
     return dict(checkpoint=ck.name, sha256=man['files']['models.safetensors'])
 
 def _atomic_save(path:Path, arr:np.ndarray):
@@ -45,16 +45,26 @@ def extract_keypoints(run, # stage-1 run folder (the detector)
                      ) -> Path: # RUN/keypoints
     "Run the trained detector over every frame of every video and store `[T,K,2]` per video under `RUN/keypoints/`."
     from kpvp_nb.stage1 import load_stage1
+    from kpvp_nb.training import run_lock
+    from kpvp_nb.cli import check_range
+    from kpvp_nb.video import write_text_atomic
+    check_range('batch_size (--batch-size)', batch_size, 1, integer=True)
     run = Path(run); out = run / 'keypoints'
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     ident = detector_id(run)
+    with run_lock(out): return _extract(run, data, splits, batch_size, device, progress, out, ident)
+
+def _extract(run, data, splits, batch_size, device, progress, out, ident):
+    from kpvp_nb.stage1 import load_stage1
+    from kpvp_nb.video import write_text_atomic
     meta_p = out / 'detector.json'
     if meta_p.exists() and {k: v for k, v in json.loads(meta_p.read_text()).items() if k in ident} != ident:
         print(f"{out}: made by another detector; extracting again"); shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     Q, _, cfg = load_stage1(run, device)
     classes = json.loads((run / 'classes.json').read_text()) if (run / 'classes.json').exists() else None
-    meta_p.write_text(json.dumps(dict(**ident, size=cfg.size, n_kp=cfg.n_kp, data=str(Path(data).resolve())), indent=1))
+    if 'train' in splits: open_split(data, 'train', classes)              # a wrong --data fails before anything is written
+    write_text_atomic(meta_p, json.dumps(dict(**ident, size=cfg.size, n_kp=cfg.n_kp, data=str(Path(data).resolve())), indent=1))
     for split in splits:
         try: vids = open_split(data, split, classes)                     # any layout: video folder, Penn Action, frames
         except FileNotFoundError:
@@ -67,6 +77,9 @@ def extract_keypoints(run, # stage-1 run folder (the detector)
             aug = draw_augment(*fr.shape[1:3], cfg.size, train=False)    # the evaluation centre crop
             x = to_tensor(np.stack([aug.frame(f) for f in fr]))          # [T,3,S,S]
             kp = torch.cat([Q(b.to(device)).kp.float().cpu() for b in x.split(batch_size)])   # [T,K,2]
+            if not torch.isfinite(kp).all():
+                raise FloatingPointError(f"{run}: the detector gave non-finite keypoints on {getattr(r, 'path', r.name)}; "
+                                         "its weights are broken (did stage 1 diverge?): retrain or resume stage 1 from a good checkpoint")
             (out / split / r.label).mkdir(parents=True, exist_ok=True)
             _atomic_save(out / split / r.label / f'{r.name}.npy', kp.numpy().astype(np.float32))
     return out
@@ -93,7 +106,15 @@ class PseudoLabels:
     def names(self) -> list[str]: return [f.stem for f in self.files]
     def keypoints(self, i:int) -> np.ndarray:
         "float32 `[T,K,2]` of video `i`, in [-1, 1]."
-        if i not in self._mem: self._mem[i] = np.load(self.files[i])
+        if i not in self._mem:
+            try: kp = np.load(self.files[i], allow_pickle=False)
+            except (OSError, ValueError, EOFError) as e: raise ValueError(f"{self.files[i]}: cannot read these pseudo-labels ({e}); delete the file and run kpvp_extract_keypoints again") from None
+            if kp.ndim != 3 or kp.shape[-1] != 2 or kp.dtype.kind != 'f':
+                raise ValueError(f"{self.files[i]}: pseudo-labels must be float [T,K,2], got {kp.dtype} {list(kp.shape)}; delete it and run kpvp_extract_keypoints again")
+            if not np.isfinite(kp).all():
+                raise ValueError(f"{self.files[i]}: holds {int((~np.isfinite(kp)).sum())} non-finite keypoint values (NaN or inf); "
+                                 "delete it and run kpvp_extract_keypoints again")
+            self._mem[i] = kp
         return self._mem[i]
 
 # %% ../nbs/09_motion.ipynb #c6138dc1
@@ -272,7 +293,7 @@ class MotionGenerator(nn.Module):
               ) -> Tensor: # keypoints [B,n_samples,T,K,2]
         "Sample futures of every k0: z ~ N(0, I), or N(0, temperature^2 I)."
         self._check(k0)
-        if temperature < 0: raise ValueError(f"temperature must be >= 0 (1: the prior, 0: z = 0), got {temperature}")
+        if not temperature >= 0 or not math.isfinite(temperature): raise ValueError(f"temperature must be >= 0 (1: the prior, 0: z = 0), got {temperature}")
         B, dev = len(k0), k0.device
         if z is None: z = temperature * torch.randn(B * n_samples, self.latent, generator=g).to(dev)
         a1 = _one_hot(a, self.n_classes, B, dev).repeat_interleave(n_samples, 0)

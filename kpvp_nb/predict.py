@@ -16,7 +16,8 @@ from .data import VideoFolder, draw_augment, to_tensor
 from .datasets import open_split
 from .stage1 import load_stage1
 from .stage2 import load_motion
-from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, read_video
+from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, read_video, write_text_atomic
+from .cli import UsageError, check_range, console_script
 from .metrics import time_normalised_indices, evaluate_videos, video_motion
 
 # %% auto #0
@@ -33,7 +34,7 @@ def prepare_image(image, # a path, a PIL image, or uint8 [H,W,3] (grey [H,W] and
         if not p.exists(): raise FileNotFoundError(f"{p}: image not found")
         import imageio.v3 as iio
         try: image = iio.imread(p)
-        except Exception as e: raise ValueError(f"{p}: cannot read this image ({e})") from e
+        except Exception as e: raise ValueError(f"{p}: cannot read this image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from e
         if image.ndim == 4: image = image[0]                            # first frame of an animated image
     elif hasattr(image, 'convert') and hasattr(image, 'size'): image = np.asarray(image.convert('RGB'))
     a = np.asarray(image)
@@ -127,6 +128,7 @@ class Predictor:
         return self._render(v, self.Q(v).kp.float(), kt, chunk)
 
 # %% ../nbs/11_predict.ipynb #95f97fab
+@console_script('kpvp_predict')
 def predict_cli(argv:list|None=None):
     "Console script `kpvp_predict`: videos from one image and an action class."
     import argparse
@@ -144,13 +146,19 @@ def predict_cli(argv:list|None=None):
     ap.add_argument('--list-actions', action='store_true', help='print the known actions and exit')
     ap.add_argument('--device', default=None)
     a = ap.parse_args(argv)
+    check_range('--samples', a.samples, 1, integer=True); check_range('--frames', a.frames, 1, integer=True)
+    check_range('--temperature', a.temperature, 0); check_range('--fps', a.fps, 0, above=True)
+    if not a.list_actions:
+        if not a.out: ap.error('--out is required')
+        if Path(a.out).suffix.lower() not in ('.mp4', '.gif'): ap.error(f"--out must end in .mp4 or .gif, got {a.out}")
+        if Path(a.out).is_dir(): ap.error(f"--out {a.out} is a folder; give a file name ending in .mp4 or .gif")
+        if not Path(a.image).is_file(): raise FileNotFoundError(f"--image {a.image}: no such image file")
     pred = Predictor(a.run, a.device)
     if a.list_actions: print('\n'.join(pred.classes) or '(a one-class model: no action)'); return
-    if not a.out: ap.error('--out is required')
-    if Path(a.out).suffix.lower() not in ('.mp4', '.gif'): ap.error(f"--out must end in .mp4 or .gif, got {a.out}")
     action = a.action
     if action is not None and action.isdigit() and action not in pred.classes: action = int(action)
-    try: p = pred.predict(a.image, action, a.frames, a.samples, a.seed, temperature=a.temperature)
+    img = prepare_image(a.image, pred.size)                              # an unreadable image is a failure (exit 1), an unknown action a usage error
+    try: p = pred.predict(img, action, a.frames, a.samples, a.seed, temperature=a.temperature)
     except (ValueError, FileNotFoundError) as e: ap.error(str(e))
     fr = p.frames
     if a.keypoints:
@@ -160,8 +168,7 @@ def predict_cli(argv:list|None=None):
     side = np.concatenate([x for s in fr for x in (s, pad)][:-1], 2)       # [T,H,S*W+pads,3]
     if Path(a.out).suffix.lower() == '.mp4' and pred.size < 128:           # tiny frames: enlarge for players
         side = side.repeat(2, 1).repeat(2, 2)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    write_video(a.out, side, fps=a.fps)
+    write_video(a.out, side, fps=a.fps)                                  # a temporary name, checked, then renamed: a failed write is an error
     print(f"{a.samples} video(s) of {a.frames} frames, action {p.action!r}: {a.out}")
 
 # %% ../nbs/11_predict.ipynb #ba769f2d
@@ -253,6 +260,7 @@ def format_predictions(r:dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/11_predict.ipynb #2718b84f
+@console_script('kpvp_evaluate')
 def evaluate_cli(argv:list|None=None):
     "Console script `kpvp_evaluate`: the paper's evaluation protocol on a dataset's test split."
     import argparse
@@ -267,6 +275,11 @@ def evaluate_cli(argv:list|None=None):
     ap.add_argument('--temperature', type=float, default=1., help='scale of z: 1 samples the prior; 0 scores the mode (use --samples 1)')
     ap.add_argument('--device', default=None); ap.add_argument('--json', help='also write the scores here')
     a = ap.parse_args(argv)
+    check_range('--samples', a.samples, 1, integer=True); check_range('--max-videos', a.max_videos, 1, integer=True)
+    check_range('--temperature', a.temperature, 0)
+    for flag, path in (('--run', a.run), ('--data', a.data)):
+        if not Path(path).exists(): raise FileNotFoundError(f"{flag} {path}: no such folder")
+    if a.json and Path(a.json).is_dir(): ap.error(f"--json {a.json} is a folder; give a file name")
     i3d = None
     if {'fvd', 'kvd'} & set(a.metrics):
         from kpvp_nb.fvd import load_i3d
@@ -274,9 +287,7 @@ def evaluate_cli(argv:list|None=None):
         except Exception as e: ap.error(f"FVD/KVD need the pretrained I3D: {e}\n(or leave them out: --metrics psnr ssim l1)")
     r = evaluate_predictions(a.run, a.data, a.samples, i3d=i3d, metrics=tuple(a.metrics), max_videos=a.max_videos, seed=a.seed, device=a.device, temperature=a.temperature)
     print(format_predictions(r))
-    if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(r, indent=1, default=float))
+    if a.json: write_text_atomic(a.json, json.dumps(r, indent=1, default=float))
 
 # %% ../nbs/11_predict.ipynb #895669f7
 def predict_explorer(pred:Predictor, images:list|None=None, # uint8 images to choose from

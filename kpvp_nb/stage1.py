@@ -17,8 +17,9 @@ from .datasets import open_split, DATASET_PRESETS
 from .keypoints import KeypointDetector
 from .translator import Translator, ImageDiscriminator
 from .losses import VGGPerceptual, d_loss, g_loss
-from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError, RunSchedule
-from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels
+from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError, RunSchedule, check_run, run_lock
+from .cli import UsageError, check_range, check_fields, console_script
+from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels, atomic_path, write_text_atomic
 
 # %% auto #0
 __all__ = ['PRESETS', 'Stage1Config', 'get_config', 'scale_schedule', 'build_models', 'build_perceptual', 'random_affine',
@@ -27,6 +28,15 @@ __all__ = ['PRESETS', 'Stage1Config', 'get_config', 'scale_schedule', 'build_mod
            'moved_render', 'keypoint_explorer']
 
 # %% ../nbs/07_train_keypoints.ipynb #5682f158
+_pos, _nonneg, _share, _count = dict(lo=0, above=True), dict(lo=0), dict(lo=0, hi=1), dict(lo=1, integer=True)
+_STAGE1_RULES = dict(size=dict(lo=8, integer=True), n_kp=_count, width=_pos, warp_std=_pos, batch_size=_count, steps=_count, lr=_pos,
+                     lr_decay=dict(lo=0, hi=1, above=True), lr_period=_pos, lambda_vgg=_nonneg, lambda_gan=_nonneg, lambda_pix=_nonneg,
+                     same_p=_share, max_rot=dict(lo=0, hi=180), flip_p=_share, filter_p=_share, bn_momentum=_share, inv_std=_pos,
+                     logit_scale=_pos, lambda_eq=_nonneg, eq_rot=_nonneg, eq_scale=dict(lo=0, hi=1, below=True), eq_shift=_nonneg,
+                     motion_weight=_nonneg, motion_fade_end=_nonneg, pix_scales=_count, lambda_sep=_nonneg, sep_std=_pos,
+                     num_workers=dict(lo=0, integer=True), seed=dict(lo=0, integer=True), ckpt_every=_count,
+                     sample_every=dict(lo=0, integer=True), log_every=_count)
+
 @dataclass
 class Stage1Config(RunSchedule):
     "Everything that defines a stage-1 run (defaults: the paper's recipe)."
@@ -73,12 +83,16 @@ class Stage1Config(RunSchedule):
     log_every:int = 50
 
     def __post_init__(self):
-        if self.translator not in Translator.modes: raise ValueError(f"translator must be one of {Translator.modes}, got {self.translator!r}")
-        if self.pix_scales < 1 or self.size % 2 ** (self.pix_scales - 1): raise ValueError(f"pix_scales must be >= 1 and 2^(pix_scales-1) must divide size, got {self.pix_scales} for size {self.size}")
+        check_fields(self, _STAGE1_RULES)
+        if not (len(self.gap) == 2 and all(isinstance(g, int) and g >= 1 for g in self.gap) and self.gap[0] <= self.gap[1]):
+            raise UsageError(f"gap must be two whole numbers 1 <= a <= b (frames between the two of a pair), got {self.gap!r}")
+        if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise UsageError(f"mixed_precision (--mixed-precision) must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        if self.translator not in Translator.modes: raise UsageError(f"translator must be one of {Translator.modes}, got {self.translator!r}")
+        if self.pix_scales < 1 or self.size % 2 ** (self.pix_scales - 1): raise UsageError(f"pix_scales must be >= 1 and 2^(pix_scales-1) must divide size, got {self.pix_scales} for size {self.size}")
         if self.steps < 1 or self.lr_period <= 0 or self.motion_fade_end < 0:
-            raise ValueError(f"need steps >= 1, lr_period > 0 and motion_fade_end >= 0, got {self.steps}, {self.lr_period}, {self.motion_fade_end}")
-        if self.vgg not in ('imagenet', 'random', 'none'): raise ValueError(f"vgg must be 'imagenet', 'random' or 'none', got {self.vgg!r}")
-        if self.size % 8: raise ValueError(f"size must be a multiple of 8, got {self.size}")
+            raise UsageError(f"need steps >= 1, lr_period > 0 and motion_fade_end >= 0, got {self.steps}, {self.lr_period}, {self.motion_fade_end}")
+        if self.vgg not in ('imagenet', 'random', 'none'): raise UsageError(f"vgg must be 'imagenet', 'random' or 'none', got {self.vgg!r}")
+        if self.size % 8: raise UsageError(f"size must be a multiple of 8, got {self.size}")
         self.betas, self.gap, self.vgg_layers = tuple(self.betas), tuple(self.gap), tuple(self.vgg_layers)
 
 # %% ../nbs/07_train_keypoints.ipynb #6dbdf95b
@@ -273,26 +287,32 @@ def train_keypoints(data, # dataset root in the video-folder layout
     out = Path(out)
     if resume and (out / 'config.json').exists(): cfg = Stage1Config.from_json(out / 'config.json')
     cfg = cfg or Stage1Config()
-    if steps is not None: cfg = replace(cfg, steps=steps)
+    if steps is not None: cfg = replace(cfg, steps=steps)               # checked by Stage1Config
+    check_range('until', until, 1, integer=True); check_range('time_limit (--time-limit)', time_limit, 0, above=True)
+    check_run(out, resume)                                              # every refusal before the first write
     train = open_split(data, 'train')                                   # any layout: video folder, Penn Action, NEMO/MGIF
+    if resume and (out / 'classes.json').exists() and json.loads((out / 'classes.json').read_text()) != train.classes:
+        raise UsageError(f"{data}: its classes {train.classes} differ from the run's {json.loads((out / 'classes.json').read_text())} ({out / 'classes.json'}); "
+                         "resume with the dataset the run was trained on")
     try: test = open_split(data, 'test', train.classes)
     except FileNotFoundError: test = train                              # no test split: samples from training videos
-    models = build_models(cfg)
-    G_params = list(models['Q'].parameters()) + list(models['T'].parameters())
-    opts = dict(G=torch.optim.Adam(G_params, cfg.lr, betas=cfg.betas))
-    if 'D' in models: opts['D'] = torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas)
-    fixed = _fixed_batch(test, cfg)
-    def sample_fn(tr, step):
-        import imageio.v3 as iio
-        (tr.run / 'samples').mkdir(exist_ok=True)
-        iio.imwrite(tr.run / 'samples' / f'step_{step:07d}.png', sample_grid(tr.unwrap('Q'), tr.unwrap('T'), fixed))
-    pairs = FramePairs(train, cfg.size, cfg.gap, train=True, same_p=cfg.same_p, max_rot=cfg.max_rot, flip_p=cfg.flip_p, filter_p=cfg.filter_p)
-    tr = Trainer(out, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, cfg.batch_size, until or cfg.steps, config=cfg,
-                 seed=cfg.seed, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, sample_every=cfg.sample_every,
-                 sample_fn=sample_fn, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every, lr_staircase=cfg.lr_staircase,
-                 mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers, cpu=cpu, progress=progress, time_limit=time_limit)
-    (out / 'classes.json').write_text(json.dumps(train.classes))
-    return tr.fit(resume=resume)
+    with run_lock(out):
+        models = build_models(cfg)
+        G_params = list(models['Q'].parameters()) + list(models['T'].parameters())
+        opts = dict(G=torch.optim.Adam(G_params, cfg.lr, betas=cfg.betas))
+        if 'D' in models: opts['D'] = torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas)
+        fixed = _fixed_batch(test, cfg)
+        def sample_fn(tr, step):
+            import imageio.v3 as iio
+            with atomic_path(tr.run / 'samples' / f'step_{step:07d}.png') as tmp: iio.imwrite(tmp, sample_grid(tr.unwrap('Q'), tr.unwrap('T'), fixed))
+        pairs = FramePairs(train, cfg.size, cfg.gap, train=True, same_p=cfg.same_p, max_rot=cfg.max_rot, flip_p=cfg.flip_p, filter_p=cfg.filter_p)
+        tr = Trainer(out, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, cfg.batch_size, until or cfg.steps, config=cfg,
+                     seed=cfg.seed, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, sample_every=cfg.sample_every,
+                     sample_fn=sample_fn, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every, lr_staircase=cfg.lr_staircase,
+                     mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers, cpu=cpu, progress=progress, time_limit=time_limit)
+        if tr.acc.is_main_process: write_text_atomic(out / 'classes.json', json.dumps(train.classes))
+        return tr.fit(resume=resume)
+
 
 # %% ../nbs/07_train_keypoints.ipynb #e3ddcafb
 def load_stage1(run, # a stage-1 run folder
@@ -308,6 +328,7 @@ def load_stage1(run, # a stage-1 run folder
     return m['Q'].to(device).eval(), m['T'].to(device).eval(), cfg
 
 # %% ../nbs/07_train_keypoints.ipynb #0760d802
+@console_script('kpvp_train_keypoints')
 def train_keypoints_cli(argv:list|None=None): # arguments (default: the command line)
     "Console script `kpvp_train_keypoints`: train the keypoint detector and the image translator (stage 1)."
     import argparse

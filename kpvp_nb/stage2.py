@@ -19,8 +19,9 @@ from .evaluate import fit_regressor, apply_regressor, torso_length, PENN_TORSO
 from .losses import d_loss, g_loss
 from .motion import (PseudoLabels, MotionClips, MotionGenerator, SequenceDiscriminator, kl_normal,
                             extract_keypoints, time_normalised_clip)
-from .training import Trainer, latest_checkpoint, load_checkpoint, RunSchedule
-from .video import kp_to_pixels
+from .training import Trainer, latest_checkpoint, load_checkpoint, RunSchedule, check_run, run_lock
+from .cli import UsageError, check_range, check_fields, console_script
+from .video import kp_to_pixels, write_text_atomic
 
 # %% auto #0
 __all__ = ['PRESETS', 'Stage2Config', 'get_config', 'build_motion', 'Stage2Step', 'train_motion', 'load_motion',
@@ -28,6 +29,12 @@ __all__ = ['PRESETS', 'Stage2Config', 'get_config', 'build_motion', 'Stage2Step'
            'ActionClassifier', 'train_classifier', 'classify', 'motion_scores', 'format_motion_scores', 'stick_strip']
 
 # %% ../nbs/10_train_motion.ipynb #85a77997
+_count, _nonneg = dict(lo=1, integer=True), dict(lo=0)
+_STAGE2_RULES = dict(n_frames=_count, hidden=_count, layers=_count, latent=_count, d_in=_count, lambda_kl=_nonneg, lambda_l1=_nonneg,
+                     lambda_gan=_nonneg, batch_size=_count, steps=_count, lr=dict(lo=0, above=True), lr_decay=dict(lo=0, hi=1, above=True),
+                     lr_period=dict(lo=0, above=True), max_rot=dict(lo=0, hi=180), flip_p=dict(lo=0, hi=1),
+                     num_workers=dict(lo=0, integer=True), seed=dict(lo=0, integer=True), ckpt_every=_count, log_every=_count)
+
 @dataclass
 class Stage2Config(RunSchedule):
     "Everything that defines a stage-2 run (defaults: the paper)."
@@ -59,9 +66,13 @@ class Stage2Config(RunSchedule):
     ckpt_every:int = 5000
     log_every:int = 50
     def __post_init__(self):
-        if self.heads not in ('linear', 'relu'): raise ValueError(f"heads must be 'linear' or 'relu', got {self.heads!r}")
-        if not 0 <= self.gan_on_prior <= 1: raise ValueError(f"gan_on_prior is a share of the batch, in [0, 1]; got {self.gan_on_prior}")
-        if self.steps < 1 or self.lr_period <= 0: raise ValueError(f"need steps >= 1 and lr_period > 0, got {self.steps} and {self.lr_period}")
+        check_fields(self, _STAGE2_RULES)
+        if not (len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1] and all(math.isfinite(x) for x in self.scale)):
+            raise UsageError(f"scale must be two numbers 0 < lo <= hi (the augmentation's zoom range), got {self.scale!r}")
+        if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise UsageError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        if self.heads not in ('linear', 'relu'): raise UsageError(f"heads must be 'linear' or 'relu', got {self.heads!r}")
+        if not 0 <= self.gan_on_prior <= 1: raise UsageError(f"gan_on_prior is a share of the batch, in [0, 1]; got {self.gan_on_prior}")
+        if self.steps < 1 or self.lr_period <= 0: raise UsageError(f"need steps >= 1 and lr_period > 0, got {self.steps} and {self.lr_period}")
         self.betas, self.scale, self.gan_on_prior = tuple(self.betas), tuple(self.scale), float(self.gan_on_prior)
 
 from .datasets import DATASET_PRESETS
@@ -133,37 +144,48 @@ def train_motion(run, # stage-1 run folder; stage 2 goes to RUN/motion
     run = Path(run); out = run / 'motion'
     if resume and (out / 'config.json').exists(): cfg = Stage2Config.from_json(out / 'config.json')
     cfg = cfg or Stage2Config()
-    if steps is not None: cfg = replace(cfg, steps=steps)
-    if data is not None: extract_keypoints(run, data, progress=progress)
-    labels = PseudoLabels(run, 'train')
-    n_kp = labels.keypoints(0).shape[1]
-    models = build_motion(cfg, n_kp, len(labels.classes))
-    opts = dict(M=torch.optim.Adam(models['M'].parameters(), cfg.lr, betas=cfg.betas),
-                D=torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas))
-    clips = MotionClips(labels, cfg.n_frames, train=True, max_rot=cfg.max_rot, scale=cfg.scale, flip_p=cfg.flip_p)
-    tr = Trainer(out, models, opts, Stage2Step(cfg), clips, cfg.batch_size, until or cfg.steps, config=cfg, seed=cfg.seed,
-                 ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every,
-                 mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers, cpu=cpu, progress=progress, time_limit=time_limit)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / 'classes.json').write_text(json.dumps(labels.classes if cfg.class_cond else []))
-    return tr.fit(resume=resume)
+    if steps is not None: cfg = replace(cfg, steps=steps)               # checked by Stage2Config
+    check_range('until', until, 1, integer=True); check_range('time_limit (--time-limit)', time_limit, 0, above=True)
+    if not (run / 'config.json').exists(): raise FileNotFoundError(f"{run}: not a stage-1 run folder (no config.json); train one with kpvp_train_keypoints")
+    check_run(out, resume)                                              # every refusal before the first write
+    with run_lock(out):
+        if data is not None: extract_keypoints(run, data, progress=progress)
+        labels = PseudoLabels(run, 'train')
+        n_kp = labels.keypoints(0).shape[1]
+        classes = labels.classes if cfg.class_cond else []
+        if resume and (out / 'classes.json').exists() and json.loads((out / 'classes.json').read_text()) != classes:
+            raise UsageError(f"{run / 'keypoints'}: classes {classes} differ from the stage-2 run's ({out / 'classes.json'}); resume with the data it was trained on")
+        models = build_motion(cfg, n_kp, len(labels.classes))
+        opts = dict(M=torch.optim.Adam(models['M'].parameters(), cfg.lr, betas=cfg.betas),
+                    D=torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas))
+        clips = MotionClips(labels, cfg.n_frames, train=True, max_rot=cfg.max_rot, scale=cfg.scale, flip_p=cfg.flip_p)
+        tr = Trainer(out, models, opts, Stage2Step(cfg), clips, cfg.batch_size, until or cfg.steps, config=cfg, seed=cfg.seed,
+                     ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every,
+                     mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers, cpu=cpu, progress=progress, time_limit=time_limit)
+        if tr.acc.is_main_process: write_text_atomic(out / 'classes.json', json.dumps(classes))
+        return tr.fit(resume=resume)
 
 def load_motion(run, # stage-1 run folder holding motion/ (or the motion folder itself)
                 device='cpu') -> tuple[MotionGenerator, Stage2Config, list]:
     "The trained motion generator (inference mode), its config and its class names."
     run = Path(run); m = run / 'motion' if (run / 'motion').is_dir() else run
+    if m == run and (run / 'config.json').exists() and 'n_kp' in json.loads((run / 'config.json').read_text() or '{}'):   # a stage-1 run without stage 2
+        raise FileNotFoundError(f"{run}: no stage-2 run here (no {run / 'motion'}); train one with kpvp_train_motion --run {run}")
     if not (m / 'config.json').exists(): raise FileNotFoundError(f"{m}: no stage-2 run here; train one with kpvp_train_motion --run {run}")
     cfg = Stage2Config.from_json(m / 'config.json')
     ck = latest_checkpoint(m / 'checkpoints')
     if ck is None: raise FileNotFoundError(f"{m}: no checkpoint yet; train (or resume) stage 2 first")
     classes = json.loads((m / 'classes.json').read_text())
     from safetensors import safe_open
+    from kpvp_nb.training import verify_checkpoint
+    verify_checkpoint(ck)                                               # before reading a byte of the weights
     with safe_open(ck / 'models.safetensors', 'pt') as f: n_kp = f.get_slice('M.decoder.out.weight').get_shape()[0] // 2
     M = build_motion(cfg, n_kp, len(classes))['M']
     load_checkpoint(ck, {'M': M}, map_location=device)                  # verifies the files, then loads
     return M.to(device).eval(), cfg, classes
 
 # %% ../nbs/10_train_motion.ipynb #46d217fc
+@console_script('kpvp_extract_keypoints')
 def extract_keypoints_cli(argv:list|None=None):
     "Console script `kpvp_extract_keypoints`: pseudo-labels of every video by the run's detector."
     import argparse
@@ -175,6 +197,7 @@ def extract_keypoints_cli(argv:list|None=None):
     out = extract_keypoints(a.run, a.data, tuple(a.splits), a.batch_size)
     print(f"pseudo-labels: {len(list(out.rglob('*.npy')))} videos in {out}")
 
+@console_script('kpvp_train_motion')
 def train_motion_cli(argv:list|None=None):
     "Console script `kpvp_train_motion`: train the motion generator (stage 2) on a stage-1 run's pseudo-labels."
     import argparse
@@ -190,6 +213,7 @@ def train_motion_cli(argv:list|None=None):
     ap.add_argument('--resume', action='store_true', help='continue RUN/motion from its last checkpoint')
     ap.add_argument('--cpu', action='store_true', help='stay on the CPU even when a GPU is present')
     a = ap.parse_args(argv)
+    if not Path(a.run).is_dir(): raise FileNotFoundError(f"{a.run}: no such run folder; train stage 1 first with kpvp_train_keypoints --out {a.run}")
     cfg = get_config(a.preset, steps=a.steps, batch_size=a.batch_size, lr=a.lr, hidden=a.hidden, latent=a.latent, seed=a.seed,
                      class_cond=False if a.no_classes else None)
     tr = train_motion(a.run, a.data, cfg, resume=a.resume, steps=a.steps, cpu=a.cpu, time_limit=a.time_limit)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_synthetic.ipynb #e55fc5ec
 from __future__ import annotations
-import argparse, colorsys, json, math, os
+import argparse, colorsys, json, math, os, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .video import write_video
+from .video import write_video, atomic_path, write_text_atomic
+from .cli import console_script, check_range, UsageError
 
 # %% auto #0
 __all__ = ['JOINT_NAMES', 'SKELETON', 'FLIP_PERM', 'ACTIONS', 'SynthVideo', 'render_video', 'make_synthetic',
@@ -407,6 +408,8 @@ def _action_index(cls) -> int:
     return ACTIONS.index(cls)
 
 # %% ../nbs/01_synthetic.ipynb #7f0eea29
+_MIN_SIZE = 16                                                           # smallest frame that can hold a figure
+
 def render_video(cls:str|int, # action name (one of `ACTIONS`) or its index
                  seed:int, # everything random (body, look, motion, placement, scene) comes from it
                  size:int=64, # frame height and width in pixels
@@ -417,7 +420,7 @@ def render_video(cls:str|int, # action name (one of `ACTIONS`) or its index
                 ) -> SynthVideo:
     "Render one video of action `cls`: uint8 frames `[T,S,S,3]` with exact joints `[T,13,2]` in pixels."
     ci = _action_index(cls); action = ACTIONS[ci]
-    if size < 16: raise ValueError(f"size={size} is too small to draw a figure; use 16 or more (64 and 128 are typical)")
+    if size < _MIN_SIZE: raise ValueError(f"size={size} is too small to draw a figure; use {_MIN_SIZE} or more (64 and 128 are typical)")
     if n_frames < 1: raise ValueError(f"n_frames={n_frames}: need at least one frame")
     if background not in ('clutter', 'flat'): raise ValueError(f"background={background!r}: use 'clutter' or 'flat'")
     rng, rng_bg, rng_noise = [np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), ci]).spawn(3)]
@@ -429,6 +432,7 @@ def render_video(cls:str|int, # action name (one of `ACTIONS`) or its index
     J = _extra_points(_POSERS[action](np.arange(T, dtype=np.float64), p, b), b)   # body units, facing +x
     J = {k: v * [p['facing'], 1] for k, v in J.items()}                 # mirrored when facing left
     P, off, scale, y0 = _place(J, b, p, travel, S, jitter, rng)          # pixels
+    if scale <= 0: raise ValueError(f"jitter={jitter} leaves no room for the figure in a {S}x{S} frame; use a smaller jitter")
     jmax = int(math.ceil(jitter * S)) if jitter > 0 else 0
     n = S + 2 * jmax                                                     # the scene is larger than the frame by the jitter
     if background == 'clutter':
@@ -455,16 +459,70 @@ def _video_seed(seed:int, action:str, k:int) -> int:
 def _plan(n_videos, actions, test_frac):
     "Per action: number of videos and how many of them are test videos."
     C = len(actions)
-    if n_videos < C: raise ValueError(f"n_videos={n_videos} is fewer than the {C} actions; ask for at least {C}")
-    if not 0 <= test_frac < 1: raise ValueError(f"test_frac={test_frac} must be in [0, 1)")
+    if n_videos < C: raise UsageError(f"n_videos={n_videos} (--videos) is fewer than the {C} actions; ask for at least {C}")
+    if not 0 <= test_frac < 1: raise UsageError(f"test_frac={test_frac} (--test-frac) must be in [0, 1)")
     plan = []
     for i, a in enumerate(actions):
         n = n_videos // C + (i < n_videos % C)
         n_test = max(1, round(n * test_frac)) if test_frac > 0 else 0
         if n - n_test < 1:
-            raise ValueError(f"{a}: {n} video(s) cannot fill both splits; ask for at least {2 * C} videos (2 per action) or set test_frac=0")
+            raise UsageError(f"{a}: {n} video(s) cannot fill both splits; ask for at least {2 * C} videos (--videos, 2 per action) or set test_frac=0 (--test-frac 0)")
         plan.append((a, n, n_test))
     return plan
+
+# %% ../nbs/01_synthetic.ipynb #79f95e7c
+_MARKER, _GENERATOR = '.kpvp_synthetic', 'kpvp_nb.synthetic'           # the marker is written first into every dataset folder
+_MAX_JITTER = .1                                                         # the most that leaves room for the figure at every size
+
+def _generator(path:Path) -> str|None:
+    "The `generator` recorded in the JSON file at `path`, or None (no file, not JSON, no such field)."
+    try: g = json.loads(path.read_text()).get('generator')
+    except (OSError, ValueError, AttributeError): return None
+    return g if isinstance(g, str) else None
+
+def _shown(names, k:int=5) -> str:
+    "The first `k` names, for a one-line message."
+    names = [n if n.isprintable() else ascii(n) for n in names]
+    return ', '.join(names[:k]) + (f' and {len(names) - k} more' if len(names) > k else '')
+
+def _unlisted(out:Path, meta:dict) -> list:
+    "Files and links under `out`/train and `out`/test that `meta` does not list as a video or its joints."
+    listed = {r for v in meta.get('videos', []) if isinstance(v, dict) for r in (v.get('path'), v.get('keypoints')) if isinstance(r, str)}
+    extra = []
+    for split in ('train', 'test'):
+        if (out / split).is_symlink() or (out / split).is_file(): extra.append(split); continue
+        for root, dirs, files in os.walk(out / split):                 # links to folders are listed, not followed
+            r = Path(root).relative_to(out)
+            extra += [(r / n).as_posix() for n in dirs if (Path(root) / n).is_symlink()]
+            extra += [(r / n).as_posix() for n in files if (r / n).as_posix() not in listed and r.as_posix() not in listed]
+    return sorted(extra)
+
+def _check_out(out:Path, overwrite:bool) -> bool:
+    "Refuse an `out` that `make_synthetic` may not write into; True when it holds a dataset of its own to replace."
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file, not a folder; choose a new or empty folder for the dataset")
+    entries = sorted(p.name + '/' * p.is_dir() for p in out.iterdir()) if out.is_dir() else []
+    if not entries: return False                                         # new or empty
+    marked, done = _generator(out / _MARKER) == _GENERATOR, _generator(out / 'meta.json') == _GENERATOR
+    if not (marked or done):
+        raise FileExistsError(f"{out} is not empty ({_shown(entries)}) and was not made by kpvp_make_synthetic; it writes only into a new or "
+                              "empty folder or one it made, and never deletes anything else, even with overwrite=True (--overwrite): choose a new or empty folder")
+    if not overwrite:
+        if done: raise FileExistsError(f"{out} already holds a synthetic dataset (meta.json); pass overwrite=True (--overwrite) to replace it, or choose another folder")
+        raise FileExistsError(f"{out} holds an incomplete synthetic dataset (its rendering was interrupted: there is no meta.json); "
+                              "pass overwrite=True (--overwrite) to redo it, or choose another folder")
+    if not marked:                                                       # made by an older version, which wrote into any folder
+        extra = _unlisted(out, json.loads((out / 'meta.json').read_text()))
+        if extra: raise FileExistsError(f"{out} holds a synthetic dataset from an older kpvp_nb (no {_MARKER} marker) mixed with files its meta.json does not list "
+                                        f"({_shown(extra)}); overwrite=True (--overwrite) would delete them, so it is refused: move them out, or choose a new or empty folder")
+    return True
+
+def _clear(out:Path):
+    "Delete what `make_synthetic` wrote into `out`: meta.json, train/ and test/ (the marker stays: the folder stays recognisably its own)."
+    (out / 'meta.json').unlink(missing_ok=True)                          # first: from here on it reads as an incomplete dataset
+    for split in ('train', 'test'):
+        p = out / split
+        if p.is_symlink() or p.is_file(): p.unlink()                     # a link goes, never what it points to
+        elif p.is_dir(): shutil.rmtree(p)
 
 # %% ../nbs/01_synthetic.ipynb #198d92b6
 def _write_one(job) -> dict:
@@ -475,12 +533,12 @@ def _write_one(job) -> dict:
     d = out / split / a
     path = d / (vid if fmt == 'png' else f'{vid}.{fmt}')
     write_video(path, w.frames, fps=fps)
-    np.save(d / f'{vid}.keypoints.npy', w.joints)
+    with atomic_path(d / f'{vid}.keypoints.npy') as tmp: np.save(tmp, w.joints)   # whole, or not there at all
     return dict(id=vid, action=a, split=split, seed=vseed, path=str(path.relative_to(out)),
                 keypoints=str((d / f'{vid}.keypoints.npy').relative_to(out)),
                 facing=w.params['facing'], period=round(w.params['period'], 3), amplitude=round(w.params['amp'], 3))
 
-def make_synthetic(out, # folder to write (created); holds meta.json, train/ and test/
+def make_synthetic(out, # a new or empty folder, or one `make_synthetic` made; holds meta.json, train/ and test/
                    n_videos:int, # videos in all, split evenly over the actions
                    size:int=64, # frame size in pixels
                    n_frames:int=40, # frames per video
@@ -489,22 +547,35 @@ def make_synthetic(out, # folder to write (created); holds meta.json, train/ and
                    fmt:str='png', # 'png' (a folder of frames per video), 'mp4' or 'gif'
                    fps:float=12, # frame rate written to mp4/gif and recorded in meta.json
                    actions=ACTIONS, # which actions to make (names from `ACTIONS`)
-                   jitter:float=.01, # camera jitter, as in `render_video`
+                   jitter:float=.01, # camera jitter, as in `render_video` (at most 0.1)
                    background:str='clutter', # 'clutter' or 'flat', as in `render_video`
-                   overwrite:bool=False, # replace an existing dataset in `out`
+                   overwrite:bool=False, # replace a dataset that `make_synthetic` wrote to `out` (nothing else is ever deleted)
                    progress:bool=True, # show a progress bar
                    workers:int|None=None, # processes rendering in parallel (None: one per CPU core; 1: this process)
                   ) -> Path:
     "Render a synthetic action dataset to `out` in the video-folder layout, with joints beside each video."
-    if fmt not in ('png', 'mp4', 'gif'): raise ValueError(f"fmt={fmt!r}: use 'png', 'mp4' or 'gif'")
-    actions = tuple(ACTIONS[_action_index(a)] for a in actions)
+    if fmt not in ('png', 'mp4', 'gif'): raise UsageError(f"fmt={fmt!r} (--format): use 'png', 'mp4' or 'gif'")
+    if background not in ('clutter', 'flat'): raise UsageError(f"background={background!r}: use 'clutter' or 'flat' (--flat)")
+    if isinstance(actions, (str, int)): actions = [actions]
+    try: actions = tuple(ACTIONS[_action_index(a)] for a in actions)
+    except ValueError as e: raise UsageError(f"actions (--actions): {e}") from None
+    if not actions or len(set(actions)) < len(actions): raise UsageError(f"actions (--actions) must name at least one action, each once, got {list(actions)}")
+    n_videos = int(check_range('n_videos (--videos)', n_videos, len(actions), integer=True))   # every action gets a video
+    size = int(check_range('size (--size)', size, _MIN_SIZE, integer=True))
+    n_frames = int(check_range('n_frames (--frames)', n_frames, 1, integer=True))
+    seed = int(check_range('seed (--seed)', seed, 0, integer=True))
+    test_frac = float(check_range('test_frac (--test-frac)', test_frac, 0, 1, below=True))
+    fps = float(check_range('fps (--fps)', fps, 0, above=True))
+    jitter = float(check_range('jitter (--jitter)', jitter, 0, _MAX_JITTER))
+    workers = None if workers is None else int(check_range('workers (--workers)', workers, 1, integer=True))
     plan = _plan(n_videos, actions, test_frac)
     out = Path(out)
-    if (out / 'meta.json').exists():
-        if not overwrite: raise FileExistsError(f"{out} already holds a dataset (meta.json); pass overwrite=True (--overwrite) or choose another folder")
-        import shutil
-        for split in ('train', 'test'): shutil.rmtree(out / split, ignore_errors=True)
+    replace = _check_out(out, overwrite)                                 # before anything is written
+    from kpvp_nb import __version__
     out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / _MARKER, json.dumps(dict(generator=_GENERATOR, version=__version__,
+                      note='written by kpvp_make_synthetic; its --overwrite deletes train/, test/ and meta.json here, and nothing else'), indent=1) + '\n')
+    if replace: _clear(out)
     jobs = [(str(out), a, k, 'test' if k >= n - n_test else 'train', _video_seed(seed, a, k), size, n_frames, jitter, background, fmt, fps)
             for a, n, n_test in plan for k in range(n)]
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
@@ -517,22 +588,22 @@ def make_synthetic(out, # folder to write (created); holds meta.json, train/ and
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as ex:
             videos = list(tqdm(ex.map(write_one, jobs, chunksize=4), **bar))
     else: videos = [_write_one(j) for j in tqdm(jobs, **bar)]
-    from kpvp_nb import __version__
     meta = dict(generator='kpvp_nb.synthetic', version=__version__, n_videos=len(videos), size=size, n_frames=n_frames,
                 seed=seed, test_frac=test_frac, fmt=fmt, fps=fps, jitter=jitter, background=background,
                 actions=list(actions), joint_names=list(JOINT_NAMES), skeleton=[list(b) for b in SKELETON],
                 coordinates='(x, y) in pixels of the frame; pixel centres at integers: pixel (row i, column j) has centre (j, i)',
                 counts={s: {a: sum(v['split'] == s and v['action'] == a for v in videos) for a in actions} for s in ('train', 'test')},
                 videos=videos)
-    (out / 'meta.json').write_text(json.dumps(meta, indent=1))
+    write_text_atomic(out / 'meta.json', json.dumps(meta, indent=1))   # last: the dataset is complete
     return out
 
 # %% ../nbs/01_synthetic.ipynb #56fe3d3e
+@console_script('kpvp_make_synthetic')
 def make_synthetic_cli(argv:list|None=None, # arguments (default: the command line)
                       ) -> None:
     "Command line: render a synthetic action dataset (`kpvp_make_synthetic --help`)."
     ap = argparse.ArgumentParser(prog='kpvp_make_synthetic', description="Render kpvp_nb's synthetic action-video dataset with exact joints.")
-    ap.add_argument('--out', required=True, help='folder to write (meta.json, train/, test/)')
+    ap.add_argument('--out', required=True, help='a new or empty folder, or one this command made (meta.json, train/, test/)')
     ap.add_argument('--videos', type=int, default=700, help='videos in all, split evenly over the actions (default 700)')
     ap.add_argument('--size', type=int, default=64, help='frame size in pixels (default 64)')
     ap.add_argument('--frames', type=int, default=40, help='frames per video (default 40)')
@@ -541,16 +612,14 @@ def make_synthetic_cli(argv:list|None=None, # arguments (default: the command li
     ap.add_argument('--test-frac', '--test_frac', dest='test_frac', type=float, default=.2, help='test fraction per action (default 0.2)')
     ap.add_argument('--fps', type=float, default=12, help='frame rate of mp4/gif files (default 12)')
     ap.add_argument('--actions', nargs='+', default=list(ACTIONS), choices=list(ACTIONS), metavar='ACTION', help=f'subset of {", ".join(ACTIONS)}')
-    ap.add_argument('--jitter', type=float, default=.01, help='camera jitter, fraction of the frame (default 0.01; 0 for none)')
+    ap.add_argument('--jitter', type=float, default=.01, help='camera jitter, fraction of the frame, at most 0.1 (default 0.01; 0 for none)')
     ap.add_argument('--flat', action='store_true', help='flat one-colour backgrounds instead of cluttered scenes')
-    ap.add_argument('--overwrite', action='store_true', help='replace an existing dataset in --out')
+    ap.add_argument('--overwrite', action='store_true', help='replace a dataset this command made in --out (deletes its train/, test/ and meta.json, nothing else)')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
     ap.add_argument('--workers', type=int, default=None, help='processes rendering in parallel (default: one per CPU core)')
     a = ap.parse_args(argv)
-    try:
-        out = make_synthetic(a.out, a.videos, a.size, a.frames, a.seed, a.test_frac, a.format, a.fps, a.actions,
-                             a.jitter, 'flat' if a.flat else 'clutter', a.overwrite, not a.quiet, a.workers)
-    except (ValueError, FileExistsError) as e: ap.error(str(e))
+    out = make_synthetic(a.out, a.videos, a.size, a.frames, a.seed, a.test_frac, a.format, a.fps, a.actions,
+                         a.jitter, 'flat' if a.flat else 'clutter', a.overwrite, not a.quiet, a.workers)
     meta = json.loads((out / 'meta.json').read_text())
     print(f"wrote {meta['n_videos']} videos ({sum(meta['counts']['train'].values())} train, "
           f"{sum(meta['counts']['test'].values())} test) of {a.frames} frames at {a.size}x{a.size} to {out}")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_training.ipynb #7cd42a6d
 from __future__ import annotations
-import csv, hashlib, json, math, os, random, shutil, signal, tempfile, time
+import csv, hashlib, json, math, os, random, shutil, signal, socket, sys, tempfile, time, traceback
 from contextlib import contextmanager
 from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
@@ -17,9 +17,14 @@ from torch.utils.data import DataLoader, Dataset
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
 
+from .video import atomic_path, write_text_atomic
+from .cli import UsageError, check_range, check_fields, console_script   # re-exported: the stages import them from here too
+
 # %% auto #0
-__all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'save_checkpoint', 'list_checkpoints',
-           'load_checkpoint', 'latest_checkpoint', 'lr_factor', 'config_from_dict', 'RunSchedule', 'CSVLog', 'Trainer']
+__all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'pack_state', 'unpack_state', 'save_checkpoint',
+           'list_checkpoints', 'read_train_state', 'verify_checkpoint', 'load_checkpoint', 'latest_checkpoint',
+           'lr_factor', 'config_from_dict', 'RunSchedule', 'CSVLog', 'RunLockedError', 'run_lock', 'check_run',
+           'Trainer', 'NonFiniteLossError']
 
 # %% ../nbs/06_training.ipynb #d7fbfd4c
 class SampleStream(Dataset):
@@ -75,13 +80,52 @@ def sha256_file(path, # a file
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
+_ARRAY_KINDS = 'biuf'                                                  # NumPy dtypes a state may hold: bool, int, uint, float
+
+def pack_state(obj, # nested dicts, lists and tuples of tensors, NumPy arrays, numbers, strings and None
+               tensors:dict, # filled with the tensors, by the names the result refers to
+               where:str='state', # what to call the value in errors
+              ):
+    "`obj` as JSON-able data whose tensors and arrays are moved to `tensors` (to be saved with safetensors)."
+    rec = lambda v, w: pack_state(v, tensors, w)
+    if isinstance(obj, torch.Tensor):
+        k = f't{len(tensors)}'; tensors[k] = obj.detach().cpu().clone().contiguous(); return {'__tensor__': k}
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in _ARRAY_KINDS: raise TypeError(f"{where}: cannot store a NumPy array of dtype {obj.dtype} in a checkpoint")
+        k = f't{len(tensors)}'; tensors[k] = torch.frombuffer(bytearray(np.ascontiguousarray(obj).tobytes()), dtype=torch.uint8)
+        return {'__ndarray__': k, 'dtype': obj.dtype.str, 'shape': list(obj.shape)}
+    if isinstance(obj, np.generic): return rec(obj.item(), where)
+    if obj is None or isinstance(obj, (bool, int, str)): return obj
+    if isinstance(obj, float): return obj if math.isfinite(obj) else {'__float__': repr(obj)}
+    if isinstance(obj, tuple): return {'__tuple__': [rec(v, f'{where}[{j}]') for j, v in enumerate(obj)]}
+    if isinstance(obj, list): return [rec(v, f'{where}[{j}]') for j, v in enumerate(obj)]
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith('__') for k in obj): return {k: rec(v, f'{where}.{k}') for k, v in obj.items()}
+        return {'__items__': [[rec(k, where), rec(v, f'{where}[{k!r}]')] for k, v in obj.items()]}
+    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint (only tensors, arrays, numbers, strings, None, lists, tuples and dicts)")
+
+def unpack_state(obj, tensors:dict, where:str='train_state.json'):
+    "The inverse of `pack_state`: nothing but data is rebuilt, so reading a state cannot run code."
+    rec = lambda v: unpack_state(v, tensors, where)
+    if isinstance(obj, list): return [rec(v) for v in obj]
+    if not isinstance(obj, dict): return obj
+    if '__tensor__' in obj: return tensors[obj['__tensor__']]
+    if '__ndarray__' in obj:
+        dt = np.dtype(obj['dtype'])
+        if dt.kind not in _ARRAY_KINDS: raise CheckpointError(f"{where}: an array of dtype {dt} is not allowed in a train state")
+        return np.frombuffer(tensors[obj['__ndarray__']].numpy().tobytes(), dt).reshape(obj['shape']).copy()
+    if '__float__' in obj: return float(obj['__float__'])
+    if '__tuple__' in obj: return tuple(rec(v) for v in obj['__tuple__'])
+    if '__items__' in obj: return {rec(k): rec(v) for k, v in obj['__items__']}
+    return {k: rec(v) for k, v in obj.items()}
+
 def _unwrap(m): return m.module if hasattr(m, 'module') else m
 
 def save_checkpoint(folder, # the run's `checkpoints/` folder
                     step:int,
                     modules:dict, # name -> nn.Module
                     optimizers:dict|None=None, # name -> optimizer
-                    extra:dict|None=None, # anything else to keep (picklable)
+                    extra:dict|None=None, # anything else to keep (tensors, arrays, numbers, strings, lists, dicts)
                     keep:int=2, # how many checkpoints to keep (older ones are deleted)
                    ) -> Path:
     "Atomically write a checkpoint for `step`; returns its folder."
@@ -94,8 +138,10 @@ def save_checkpoint(folder, # the run's `checkpoints/` folder
         state = dict(step=step, optimizers={n: o.state_dict() for n, o in (optimizers or {}).items()}, extra=extra or {},
                      rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
                               cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None))
-        torch.save(state, tmp / 'train_state.pt')
-        man = dict(step=step, files={f: sha256_file(tmp / f) for f in ('models.safetensors', 'train_state.pt')})
+        st_tensors = {}
+        (tmp / 'train_state.json').write_text(json.dumps(pack_state(state, st_tensors), allow_nan=False))
+        save_file(st_tensors, tmp / 'train_state.safetensors')
+        man = dict(step=step, files={f: sha256_file(tmp / f) for f in ('models.safetensors', 'train_state.json', 'train_state.safetensors')})
         (tmp / 'manifest.json').write_text(json.dumps(man, indent=1))
         if final.exists(): shutil.rmtree(final)
         os.replace(tmp, final)
@@ -110,6 +156,44 @@ def list_checkpoints(folder) -> list[Path]:
     folder = Path(folder)
     return sorted(p for p in folder.glob('step_*') if p.is_dir()) if folder.is_dir() else []
 
+def _legacy_state(path, map_location):
+    "A train_state.pt of kpvp_nb <= 0.8, read by torch's restricted unpickler (tensors, containers and NumPy arrays only: no code runs)."
+    import numpy._core.multiarray as ma
+    allowed = [ma._reconstruct, np.ndarray, np.dtype, *(type(np.dtype(c)) for c in '?bBhHiIlLqQefdg')]
+    try:
+        with torch.serialization.safe_globals(allowed): return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a plain train state ({type(e).__name__}); kpvp_nb never unpickles code from a run folder. "
+                              "The weights beside it still load; to train on, start a new run from them") from None
+
+def read_train_state(ckpt, # a verified checkpoint folder
+                     man:dict|None=None, # its manifest
+                     map_location='cpu') -> dict:
+    "The step, optimizer states, random states and extras of a checkpoint, from JSON and safetensors (or an old train_state.pt)."
+    ckpt = Path(ckpt)
+    if (ckpt / 'train_state.json').exists():
+        try: obj = json.loads((ckpt / 'train_state.json').read_text())
+        except json.JSONDecodeError as e: raise CheckpointError(f"{ckpt / 'train_state.json'}: corrupt ({e})") from None
+        tensors = load_file(ckpt / 'train_state.safetensors', device=str(map_location)) if (ckpt / 'train_state.safetensors').exists() else {}
+        return unpack_state(obj, tensors, str(ckpt / 'train_state.json'))
+    if (ckpt / 'train_state.pt').exists(): return _legacy_state(ckpt / 'train_state.pt', map_location)
+    raise CheckpointError(f"{ckpt}: no train state (train_state.json)")
+
+def verify_checkpoint(ckpt) -> dict:
+    "The manifest of a checkpoint folder whose files are all present and match their SHA-256; else `CheckpointError` saying what to do."
+    ckpt = Path(ckpt)
+    fix = (f"Delete {ckpt} to resume from the checkpoint before it, or start a new run in a new folder.")
+    man_p = ckpt / 'manifest.json'
+    if not man_p.exists(): raise CheckpointError(f"{ckpt}: incomplete checkpoint (no manifest.json). {fix}")
+    try: man = json.loads(man_p.read_text()); files = dict(man['files']); int(man['step'])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e: raise CheckpointError(f"{man_p}: corrupt manifest ({type(e).__name__}: {e}). {fix}") from None
+    for f, h in files.items():
+        if Path(f).name != f: raise CheckpointError(f"{man_p}: names a file outside the checkpoint ({f!r}). {fix}")
+        if not (ckpt / f).exists(): raise CheckpointError(f"{ckpt / f}: missing. {fix}")
+        if sha256_file(ckpt / f) != h: raise CheckpointError(f"{ckpt / f}: corrupt (SHA-256 does not match the manifest). {fix}")
+    if 'models.safetensors' not in files: raise CheckpointError(f"{man_p}: lists no models.safetensors. {fix}")
+    return man
+
 def load_checkpoint(ckpt, # a checkpoint folder
                     modules:dict|None=None, # name -> nn.Module to load weights into
                     optimizers:dict|None=None, # name -> optimizer to load states into
@@ -117,21 +201,18 @@ def load_checkpoint(ckpt, # a checkpoint folder
                     map_location='cpu',
                    ) -> dict:
     "Verify and load a checkpoint; returns its train state (step, extra, ...)."
-    ckpt = Path(ckpt)
-    fix = (f"Delete {ckpt} to resume from the checkpoint before it, or start a new run in a new folder.")
-    man_p = ckpt / 'manifest.json'
-    if not man_p.exists(): raise CheckpointError(f"{ckpt}: incomplete checkpoint (no manifest.json). {fix}")
-    try: man = json.loads(man_p.read_text())
-    except json.JSONDecodeError as e: raise CheckpointError(f"{man_p}: corrupt manifest ({e}). {fix}") from e
-    for f, h in man['files'].items():
-        if not (ckpt / f).exists(): raise CheckpointError(f"{ckpt / f}: missing. {fix}")
-        if sha256_file(ckpt / f) != h: raise CheckpointError(f"{ckpt / f}: corrupt (SHA-256 does not match the manifest). {fix}")
-    tensors = load_file(ckpt / 'models.safetensors', device=str(map_location))
+    ckpt = Path(ckpt); man = verify_checkpoint(ckpt)
+    try: tensors = load_file(ckpt / 'models.safetensors', device=str(map_location))
+    except Exception as e: raise CheckpointError(f"{ckpt / 'models.safetensors'}: not a safetensors file ({e})") from None
     for name, m in (modules or {}).items():
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + '.')}
         if not sd: raise CheckpointError(f"{ckpt}: holds no weights for module {name!r} (has {sorted({k.split('.')[0] for k in tensors})})")
-        _unwrap(m).load_state_dict(sd)
-    state = torch.load(ckpt / 'train_state.pt', map_location=map_location, weights_only=False)
+        try: _unwrap(m).load_state_dict(sd)
+        except RuntimeError as e:
+            raise CheckpointError(f"{ckpt}: its {name!r} weights do not fit the model built from the run's config.json "
+                                  f"({str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}); was config.json edited?") from None
+    if not (optimizers or restore_rng): return dict(step=int(man['step']))   # inference needs the weights only: the train state is not even read
+    state = read_train_state(ckpt, man, map_location)
     for name, o in (optimizers or {}).items(): o.load_state_dict(state['optimizers'][name])
     if restore_rng:
         r = state['rng']
@@ -173,7 +254,13 @@ class RunSchedule:
     @classmethod
     def from_json(cls, path):
         "The config saved in a run folder's config.json (older step-count schedules converted)."
-        return config_from_dict(cls, json.loads(Path(path).read_text()), str(path))
+        try: d = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e: raise ValueError(f"{path}: cannot read this config ({e}); restore it from a copy, or start a new run") from None
+        if not isinstance(d, dict): raise ValueError(f"{path}: not a config (a JSON object of fields)")
+        try: return config_from_dict(cls, d, str(path))
+        except (TypeError, ValueError) as e:
+            if str(e).startswith(str(path)): raise
+            raise ValueError(f"{path}: {e}") from None
 
 # %% ../nbs/06_training.ipynb #9ac4e03e
 class CSVLog:
@@ -207,6 +294,72 @@ class CSVLog:
         rs = [r for r in self.rows if key in r]
         return np.array([r['step'] for r in rs]), np.array([r[key] for r in rs])
 
+# %% ../nbs/06_training.ipynb #18a22d9e
+class RunLockedError(RuntimeError):
+    "Another process is writing to this run folder."
+
+_HELD: dict = {}                                                       # resolved run folder -> re-entry count in this process
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0); return True
+    except ProcessLookupError: return False
+    except PermissionError: return True                                # somebody else's process
+
+def _read_lock(lock:Path) -> dict|None:
+    try: return json.loads(lock.read_text())
+    except (OSError, ValueError): return None
+
+@contextmanager
+def run_lock(run, # the run folder (created)
+            ):
+    "Hold `RUN/.lock` while writing into a run folder: a second writer gets `RunLockedError`, a stale lock is taken over."
+    run = Path(run)
+    key = str(run.resolve())
+    if key in _HELD or int(os.environ.get('RANK', '0') or 0) != 0:  # re-entered, or a worker process of a launched run
+        _HELD[key] = _HELD.get(key, 0) + 1
+        try: yield run / '.lock'
+        finally:
+            _HELD[key] -= 1
+            if not _HELD[key]: del _HELD[key]
+        return
+    created = not run.exists()
+    run.mkdir(parents=True, exist_ok=True)
+    lock = run / '.lock'
+    me = dict(pid=os.getpid(), host=socket.gethostname(), command=' '.join([Path(sys.argv[0]).name] + sys.argv[1:])[:300],
+              since=time.strftime('%Y-%m-%d %H:%M:%S'))
+    while True:
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            h = _read_lock(lock)
+            if h is None and time.time() - lock.stat().st_mtime < 5: time.sleep(0.2); continue   # being written right now
+            if h is None or (h.get('host') == me['host'] and not _alive(int(h.get('pid', -1)))):
+                print(f"note: {lock}: taking over a stale lock" + (f" of process {h['pid']} (no longer running)" if h else " (unreadable)"), file=sys.stderr)
+                lock.unlink(missing_ok=True); continue
+            raise RunLockedError(f"{run} is in use by process {h.get('pid')} on {h.get('host')} since {h.get('since')} ({h.get('command')}); "
+                                 f"wait for it to finish, or, if no such process runs, delete {lock}") from None
+        with os.fdopen(fd, 'w') as f: json.dump(me, f)
+        break
+    _HELD[key] = 1
+    try: yield lock
+    finally:
+        del _HELD[key]
+        if (_read_lock(lock) or {}).get('pid') == me['pid']: lock.unlink(missing_ok=True)
+        if created and not any(run.iterdir()): run.rmdir()               # a refused run leaves no empty folder behind
+
+def check_run(run, # the run folder
+              resume:bool, # continue it from its newest checkpoint
+             ) -> Path|None: # the checkpoint to resume from, or None for a new run
+    "Every check that may refuse training into `run`, made before anything is written there."
+    run = Path(run)
+    if run.exists() and not run.is_dir(): raise FileExistsError(f"{run}: exists and is not a folder; choose another run folder")
+    ck = latest_checkpoint(run / 'checkpoints')
+    if ck is not None and not resume:
+        raise FileExistsError(f"{run} already holds checkpoints (newest: {ck.name}); pass resume=True (--resume) to continue it, or choose a new run folder")
+    if resume and ck is None:
+        raise FileNotFoundError(f"{run}: nothing to resume (no checkpoint in {run / 'checkpoints'}); leave out resume=True (--resume) to start a new run there")
+    if ck is not None: verify_checkpoint(ck)
+    return ck
+
 # %% ../nbs/06_training.ipynb #517d9ede
 def _jsonable(cfg):
     if is_dataclass(cfg): cfg = asdict(cfg)
@@ -238,7 +391,7 @@ class Trainer:
                 ):
         from accelerate import Accelerator
         from accelerate.state import AcceleratorState
-        self.run = Path(run); self.run.mkdir(parents=True, exist_ok=True)
+        self.run = Path(run)                                            # created by fit(), after the checks that may refuse
         # accelerate keeps one global state per process; a second trainer in the same process (a notebook)
         # with another precision must start it afresh (single-process only: launched runs make one trainer)
         st = AcceleratorState._shared_state
@@ -258,37 +411,62 @@ class Trainer:
         self.lr_args = dict(decay=lr_decay, every=lr_every, staircase=lr_staircase)
         self.time_limit = time_limit
         self.step = 0
-        self.log = CSVLog(self.run / 'log.csv') if self.acc.is_main_process else None
+        self.log = None                                                 # the run's CSVLog, opened by fit()
 
     @property
     def ckpt_dir(self): return self.run / 'checkpoints'
-    def backward(self, loss): self.acc.backward(loss)
+    def backward(self, loss):
+        if not torch.isfinite(loss.detach()).all():                     # before the backward pass: inf activations can crash oneDNN
+            self._check_finite({'loss': float(loss.detach().float().sum())}, self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'])
+        self.acc.backward(loss)
     def autocast(self): return self.acc.autocast()
     def unwrap(self, name): return self.acc.unwrap_model(self.modules[name])
 
 # %% ../nbs/06_training.ipynb #571dfb70
+class NonFiniteLossError(FloatingPointError):
+    "A loss became NaN or infinite: the run stops without writing a checkpoint."
+
 def _start(self:Trainer, resume:bool):
-    ck = latest_checkpoint(self.ckpt_dir)
-    if ck is not None and not resume:
-        raise FileExistsError(f"{self.run} already holds checkpoints (newest: {ck.name}); pass resume=True (--resume) to continue it, or choose a new run folder")
-    if resume and ck is not None:
+    ck = check_run(self.run, resume)
+    self.run.mkdir(parents=True, exist_ok=True)
+    if self.acc.is_main_process: self.log = CSVLog(self.run / 'log.csv')
+    if ck is not None:
         st = load_checkpoint(ck, self.modules, self.optimizers, restore_rng=True)
         self.step = st['step']
         if self.log is not None: self.log.truncate(self.step)
         self.acc.print(f"resumed {self.run} from {ck.name}")
-    elif self.acc.is_main_process and self.config is not None:
-        (self.run / 'config.json').write_text(json.dumps(_jsonable(self.config), indent=1))
+    elif self.acc.is_main_process:
+        if self.log is not None: self.log.truncate(0)                # rows of an attempt that never reached a checkpoint
+        if self.config is not None: write_text_atomic(self.run / 'config.json', json.dumps(_jsonable(self.config), indent=1))
+    self.saved_step = self.step
 
 def _save(self:Trainer, extra=None):
     self.acc.wait_for_everyone()
+    bad = [f'{n}.{k}' for n, m in self.modules.items() for k, t in _unwrap(m).state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:                                                             # finite losses can hide weights gone to inf (a saturated net)
+        raise NonFiniteLossError(f"{self.run}: non-finite weights at step {self.step} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); likely causes: "
+                                 f"a learning rate too high, or fp16 overflow (try bf16). Nothing was written over the last good checkpoint")
     if self.acc.is_main_process:
         save_checkpoint(self.ckpt_dir, self.step, self.modules, self.optimizers, extra=extra, keep=self.keep)
+    self.saved_step = self.step
 
-Trainer._start, Trainer.save = _start, _save
+def _check_finite(self:Trainer, losses:dict, lr:float):
+    bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+    if not bad: return
+    ck = latest_checkpoint(self.ckpt_dir)
+    raise NonFiniteLossError(
+        f"{self.run}: non-finite loss at step {self.step + 1} ({', '.join(f'{k}={v}' for k, v in bad.items())}). Likely causes: a learning "
+        f"rate too high (lr {lr:g}), NaN or infinite values in the data or pseudo-labels, or fp16 overflow (try bf16). Nothing was written "
+        f"over the last good checkpoint ({ck.name if ck else 'none yet'}); fix the cause and start again, or resume from it")
+
+Trainer._start, Trainer.save, Trainer._check_finite = _start, _save, _check_finite
 
 # %% ../nbs/06_training.ipynb #5876aa9b
 def _fit(self:Trainer, resume:bool=False) -> Trainer:
-    "Train until `self.steps`; returns self. An interrupt writes a checkpoint, then re-raises."
+    "Train until `self.steps`; returns self. An interrupt or an error writes a checkpoint, then re-raises; a non-finite loss writes none."
+    with run_lock(self.run): return self._fit_locked(resume)
+
+def _fit_locked(self:Trainer, resume:bool) -> Trainer:
     self._start(resume)
     if self.step >= self.steps: return self
     loader = stream_loader(self.dataset, self.bs, self.seed, self.step, self.num_workers,
@@ -307,6 +485,7 @@ def _fit(self:Trainer, resume:bool=False) -> Trainer:
                 for g, lr in zip(o.param_groups, self.base_lrs[n]): g['lr'] = lr * f
             batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in next(it).items()}
             losses = self.step_fn(self, batch, self.step)
+            self._check_finite(losses, f * self.base_lrs[next(iter(self.base_lrs))][0])
             self.step += 1
             bar.update(1)
             out_of_time = self.time_limit is not None and time.time() - t0 > self.time_limit and self.step < self.steps
@@ -321,11 +500,19 @@ def _fit(self:Trainer, resume:bool=False) -> Trainer:
                 if self.step % self.ckpt_every: self.save()
                 self.acc.print(f"time limit reached at step {self.step}: checkpoint written"); break
     except KeyboardInterrupt:
-        self.save(); self.acc.print(f"\ninterrupted at step {self.step}: checkpoint written; resume with resume=True (--resume)")
+        if self.step > self.saved_step: self.save()
+        self.acc.print(f"\ninterrupted at step {self.step}: checkpoint written; resume with resume=True (--resume)")
+        raise
+    except NonFiniteLossError: raise                                    # the weights are no longer good: keep the last checkpoint
+    except Exception as e:                                              # an unreadable frame, a full disk, ...: keep the work done
+        if self.step > self.saved_step:
+            try: self.save(); note = f"checkpoint written at step {self.step}: fix the cause, then resume with resume=True (--resume)"
+            except Exception as e2: note = f"and writing a checkpoint failed too ({type(e2).__name__}: {e2})"
+            self.acc.print(f"\n{type(e).__name__} after step {self.step}: {note}", file=sys.stderr)
         raise
     finally:
         bar.close()
         if old is not None: signal.signal(signal.SIGTERM, old)
     return self
 
-Trainer.fit = _fit
+Trainer.fit, Trainer._fit_locked = _fit, _fit_locked

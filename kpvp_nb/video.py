@@ -5,6 +5,7 @@
 # %% ../nbs/00_video.ipynb #79a5def4
 from __future__ import annotations
 import base64, io, os, tempfile, warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,9 @@ import imageio.v3 as iio
 from PIL import Image, ImageDraw
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'as_rgb_uint8', 'read_video', 'write_video', 'psnr_uint8', 'to_uint8', 'kp_to_pixels',
-           'pixels_to_kp', 'kp_colors', 'draw_keypoints', 'image_grid', 'heatmap_overlay', 'show_images', 'Animation',
-           'animate']
+__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'as_rgb_uint8', 'read_video', 'atomic_path', 'write_text_atomic', 'write_video',
+           'psnr_uint8', 'to_uint8', 'kp_to_pixels', 'pixels_to_kp', 'kp_colors', 'draw_keypoints', 'image_grid',
+           'heatmap_overlay', 'show_images', 'Animation', 'animate']
 
 # %% ../nbs/00_video.ipynb #50892364
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
@@ -54,7 +55,7 @@ def _read_frames_folder(path:Path) -> np.ndarray:
     frames = []
     for f in files:
         try: im = iio.imread(f)
-        except Exception as e: raise ValueError(f"{f}: cannot read this frame ({type(e).__name__}: {e})") from e
+        except Exception as e: raise ValueError(f"{f}: cannot read this frame ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
         im = as_rgb_uint8(im[None] if im.ndim in (2, 3) else im, name=str(f))[0]
         if frames and im.shape != frames[0].shape:
             raise ValueError(f"{f}: frame size {im.shape[:2]} differs from {frames[0].shape[:2]} of {files[0].name}; all frames of a video must have one size")
@@ -95,6 +96,64 @@ def read_video(path, # a video file (.mp4 .avi .mov .mkv .webm .gif), a folder o
     if len(frames) == 0: raise ValueError(f"{path}: the video has no frames")
     return as_rgb_uint8(frames, name=str(path))
 
+# %% ../nbs/00_video.ipynb #084e6f1c
+def _complete(path:Path) -> str|None:
+    "Why the file at `path` is not a whole .mp4/.gif/.png/.json file, or None when it looks whole."
+    n = path.stat().st_size
+    if n == 0: return 'nothing was written (0 bytes)'
+    ext = path.suffix.lower()
+    with open(path, 'rb') as f:
+        if ext == '.gif':
+            f.seek(-1, 2)
+            if f.read(1) != b';': return 'the GIF has no trailer: it was cut off'
+        elif ext == '.png':
+            f.seek(max(0, n - 12))
+            if f.read(12)[4:8] != b'IEND': return 'the PNG has no IEND chunk: it was cut off'
+        elif ext == '.mp4':                                             # top-level boxes must tile the file, moov among them
+            pos, kinds = 0, set()
+            while pos < n:
+                f.seek(pos); head = f.read(16)
+                if len(head) < 8: return f'the MP4 ends inside a box header at byte {pos:,}'
+                size, kind = int.from_bytes(head[:4], 'big'), head[4:8]
+                if size == 1: size = int.from_bytes(head[8:16], 'big')
+                elif size == 0: size = n - pos
+                if size < 8 or pos + size > n: return f'the MP4 box {kind!r} at byte {pos:,} runs past the end of the file: it was cut off'
+                kinds.add(kind); pos += size
+            if b'moov' not in kinds: return 'the MP4 has no moov box: ffmpeg did not finish'
+    return None
+
+@contextmanager
+def atomic_path(path, # the file to write
+                check:bool=True, # refuse a result that is empty or cut off (see `_complete`)
+               ):
+    "Yields a temporary name beside `path` (same suffix); renames it into place only if the block succeeds and the file is whole."
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=path.suffix or '.tmp', dir=path.parent)
+    except OSError as e: raise OSError(f"{path}: cannot write here ({e.strerror or e})") from None
+    os.close(fd); tmp = Path(tmp)
+    try:
+        yield tmp
+        why = _complete(tmp) if check else None
+        if why: raise OSError(f"{path}: writing failed, {why} (is the disk full?)")
+        um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)    # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not str(e).startswith(str(path)):
+            raise OSError(f"{path}: writing failed ({e.strerror or e})") from e
+        raise
+
+def write_text_atomic(path, # the file to write (its folder is created)
+                      text:str,
+                     ) -> Path:
+    "Write `text` to `path` through a temporary file and a rename: readers see the old file or the new one, never half of one."
+    with atomic_path(path, check=False) as tmp:
+        tmp.write_text(text)
+        if text and tmp.stat().st_size == 0: raise OSError(f"{path}: nothing was written (is the disk full?)")
+    return Path(path)
+
 # %% ../nbs/00_video.ipynb #e8ca7de9
 def write_video(path, # .mp4, .gif, .png (a strip) or a folder (no suffix) of numbered PNG frames
                 frames, # uint8 [T,H,W,3] (grey and RGBA are converted)
@@ -106,7 +165,17 @@ def write_video(path, # .mp4, .gif, .png (a strip) or a folder (no suffix) of nu
     frames = as_rgb_uint8(frames, name=str(path))
     if len(frames) == 0: raise ValueError(f"{path}: refusing to write a video with no frames")
     ext = path.suffix.lower()
-    if ext and not path.parent.exists(): path.parent.mkdir(parents=True, exist_ok=True)
+    if ext not in ('.mp4', '.gif', '.png', ''): raise ValueError(f"{path}: cannot write {ext!r}; use .mp4, .gif, .png or a folder")
+    if ext == '':
+        path.mkdir(parents=True, exist_ok=True)
+        for i, f in enumerate(frames):
+            with atomic_path(path / f'{i:06d}.png') as tmp: iio.imwrite(tmp, f)
+        return path
+    with atomic_path(path) as tmp:
+        _write_file(tmp, ext, frames, fps, quality)
+    return path
+
+def _write_file(path, ext, frames, fps, quality):
     if ext == '.mp4':
         h, w = frames.shape[1:3]
         if h % 2 or w % 2:
@@ -115,12 +184,7 @@ def write_video(path, # .mp4, .gif, .png (a strip) or a folder (no suffix) of nu
         iio.imwrite(path, frames, plugin='FFMPEG', fps=fps, codec='libx264', quality=quality,
                     macro_block_size=1, pixelformat='yuv420p')
     elif ext == '.gif': iio.imwrite(path, frames, plugin='pillow', duration=1000 / fps, loop=0)
-    elif ext == '.png': iio.imwrite(path, np.concatenate(list(frames), axis=1))
-    elif ext == '':
-        path.mkdir(parents=True, exist_ok=True)
-        for i, f in enumerate(frames): iio.imwrite(path / f'{i:06d}.png', f)
-    else: raise ValueError(f"{path}: cannot write {ext!r}; use .mp4, .gif, .png or a folder")
-    return path
+    else: iio.imwrite(path, np.concatenate(list(frames), axis=1))
 
 # %% ../nbs/00_video.ipynb #377de0f7
 def psnr_uint8(a:np.ndarray, b:np.ndarray) -> float:

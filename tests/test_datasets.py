@@ -49,3 +49,19 @@ def test_frames_dataset_in_place(tmp_path, capsys):
     code, out, err = _cli(capsys, '--dataset', 'mgif', '--root', tmp_path / 'mgif')
     assert code == 0, err
     assert 'train: 3 videos' in out and 'test: 1 videos' in out
+
+
+def test_truncated_archive_leaves_nothing(tmp_path, capsys):
+    mini = make_mini_penn(tmp_path / 'src' / 'Penn_Action')
+    whole = tmp_path / 'whole.tar.gz'
+    with tarfile.open(whole, 'w:gz') as t: t.add(mini, arcname='Penn_Action')
+    arc = tmp_path / 'Penn_Action.tar.gz'; arc.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    before = arc.read_bytes()
+    code, out, err = _cli(capsys, '--dataset', 'penn', '--root', tmp_path / 'data', '--archive', arc)
+    assert code == 1 and err.startswith('kpvp_prepare_data: error: ') and err.count('\n') == 1 and 'Traceback' not in err, err
+    assert 'truncated or corrupt archive' in err and '(--archive) was left as it is' in err
+    assert arc.read_bytes() == before                                  # the user's file is never modified
+    assert sorted(p.name for p in (tmp_path / 'data').iterdir()) == []   # no partial tree, no marker
+    code, out, err = _cli(capsys, '--dataset', 'penn', '--root', tmp_path / 'data', '--archive', whole)
+    assert code == 0 and 'train: 3 videos' in out, err                 # a rerun with a good copy works
+    assert sorted(p.name for p in (tmp_path / 'data').iterdir()) == ['.kpvp_extracted', 'Penn_Action']

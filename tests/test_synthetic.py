@@ -34,6 +34,7 @@ def test_cli_writes_a_dataset(tmp_path):
 def test_cli_refuses_bad_input(tmp_path):
     r = subprocess.run(_cmd() + ['--out', str(tmp_path / 'x'), '--videos', '10'], capture_output=True, text=True)
     assert r.returncode == 2 and 'at least 14' in r.stderr        # too few videos for both splits of every action
+    assert r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr and not (tmp_path / 'x').exists()
     r = subprocess.run(_cmd() + ['--out', str(tmp_path / 'x'), '--format', 'avi'], capture_output=True, text=True)
     assert r.returncode == 2 and 'invalid choice' in r.stderr
 
@@ -41,7 +42,37 @@ def test_cli_refuses_bad_input(tmp_path):
 def test_cli_overwrite(tmp_path):
     args = ['--out', str(tmp_path / 'd'), '--videos', '2', '--frames', '2', '--actions', 'squats', '--test-frac', '0', '--quiet']
     make_synthetic_cli(args)
-    with pytest.raises(SystemExit):                                 # a second run would mix two datasets
+    with pytest.raises(SystemExit) as e:                            # a second run would mix two datasets
         make_synthetic_cli(args)
+    assert e.value.code == 1                                        # a refused folder is a failure (1), not a usage error (2)
     make_synthetic_cli(args + ['--overwrite'])
     assert len(json.loads((tmp_path / 'd' / 'meta.json').read_text())['videos']) == 2
+
+
+@pytest.mark.parametrize('flag,value', [('--videos', '0'), ('--size', '0'), ('--frames', '0'), ('--fps', '0'),
+                                        ('--test-frac', '1.5'), ('--jitter', '-1'), ('--workers', '0')])
+def test_cli_refuses_bad_numbers(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as e:
+        make_synthetic_cli(['--out', str(tmp_path / 'x'), flag, value, '--quiet'])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith('kpvp_make_synthetic: error: ') and err.count('\n') == 1, err
+    assert f'({flag})' in err and 'Traceback' not in err
+    assert not (tmp_path / 'x').exists()                            # refused before anything was written
+
+
+def test_cli_leaves_other_folders_alone(tmp_path):
+    user = tmp_path / 'user'
+    (user / 'train' / 'mine' / 'clip').mkdir(parents=True)          # someone's own video-folder dataset
+    (user / 'train' / 'mine' / 'clip' / '000000.png').write_bytes(b'a frame')
+    (user / 'train' / 'mine' / 'other.mp4').write_bytes(b'a video')
+    (user / 'notes.txt').write_text('mine\n')
+    files = lambda: {p.relative_to(user).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(user.rglob('*'))}
+    before = files()
+    args = ['--out', str(user), '--videos', '7', '--size', '16', '--frames', '1', '--test-frac', '0', '--quiet']
+    r = subprocess.run(_cmd() + args + ['--overwrite'], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert str(user) in r.stderr and 'notes.txt' in r.stderr and 'new or empty folder' in r.stderr
+    assert files() == before
+    with pytest.raises(SystemExit) as e:
+        make_synthetic_cli(args)
+    assert e.value.code == 1 and files() == before
