@@ -4,13 +4,15 @@
 
 # %% ../nbs/16_cli.ipynb #c63f164d
 from __future__ import annotations
-import math, os, sys, traceback
+import argparse, math, os, sys, traceback
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 # %% auto #0
-__all__ = ['UsageError', 'check_range', 'check_fields', 'console_script']
+__all__ = ['UsageError', 'check_range', 'check_fields', 'console_script', 'config_arguments', 'config_overrides',
+           'config_changes']
 
 # %% ../nbs/16_cli.ipynb #4c2ee222
 class UsageError(ValueError):
@@ -64,3 +66,54 @@ def console_script(prog:str): # the command's name, as typed
         main.__name__, main.__doc__, main.__wrapped__, main.prog = fn.__name__, fn.__doc__, fn, prog
         return main
     return wrap
+
+# %% ../nbs/16_cli.ipynb #212d3ca9
+def _fmt(v) -> str: return ','.join(map(_fmt, v)) if isinstance(v, tuple) else f'{v:g}' if isinstance(v, float) else str(v)
+
+def _tuple_of(elem:type, name:str):
+    def parse(s:str) -> tuple:
+        try: return tuple(elem(x) for x in s.split(','))
+        except ValueError: raise argparse.ArgumentTypeError(f"--{name} takes comma-separated {elem.__name__}s, e.g. {','.join(['1'] * 2)}; got {s!r}") from None
+    parse.__name__ = f'{elem.__name__} tuple'
+    return parse
+
+def config_arguments(ap, # an argparse.ArgumentParser
+                     cls, # a config dataclass
+                     presets:dict, # preset name -> config: their values are shown in the help
+                     choices:dict|None=None, # field -> allowed values
+                     skip=(), # fields not offered on the command line
+                    ):
+    "Add `--field-name` for every field of `cls`, typed by its annotation, its help the field's comment and the presets' values; each defaults to None (the preset's value)."
+    from fastcore.docments import docments
+    docs, choices = docments(cls), choices or {}
+    g = ap.add_argument_group(f"{cls.__name__} (each defaults to the preset's value)")
+    for f in fields(cls):
+        if f.name in skip: continue
+        t = f.type if isinstance(f.type, str) else f.type.__name__
+        vals = {p: getattr(c, f.name) for p, c in presets.items()}
+        shown = _fmt(next(iter(vals.values()))) if len(set(map(_fmt, vals.values()))) == 1 else '; '.join(f'{p}: {_fmt(v)}' for p, v in vals.items())
+        kw = dict(default=None, help=f"{docs.get(f.name) or f.name} ({shown})".replace('%', '%%'))
+        if t == 'bool': kw['action'] = argparse.BooleanOptionalAction
+        elif t in ('int', 'float', 'str'): kw['type'] = dict(int=int, float=float, str=str)[t]
+        elif t == 'tuple':
+            d = getattr(cls(), f.name)
+            kw['type'], kw['metavar'] = _tuple_of(type(d[0]) if d else str, f.name.replace('_', '-')), 'A,B'
+        else: raise TypeError(f"{cls.__name__}.{f.name}: no command-line form for type {t!r}")
+        if f.name in choices: kw['choices'] = choices[f.name]
+        g.add_argument(f"--{f.name.replace('_', '-')}", **kw)
+    return ap
+
+def config_overrides(args, # parsed arguments (argparse.Namespace)
+                     cls, # the config dataclass `config_arguments` was given
+                    ) -> dict: # field -> value, for the options given
+    "The config fields set on the command line."
+    return {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
+
+def config_changes(saved, # the run's config (a dataclass)
+                   overrides:dict, # field -> value asked for now
+                   allowed=('steps',), # fields that may change when a run is resumed
+                  ) -> list: # 'field: saved -> asked' for each refused change
+    "The requested values that differ from a saved config, other than the `allowed` ones."
+    norm = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v
+    return [f"{k} (--{k.replace('_', '-')}): {_fmt(norm(getattr(saved, k)))} -> {_fmt(norm(v))}"
+            for k, v in overrides.items() if k not in allowed and norm(getattr(saved, k)) != norm(v)]

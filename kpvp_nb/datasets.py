@@ -17,11 +17,11 @@ from .data import VideoFolder, VideoRecord
 from .video import IMAGE_EXTS, VIDEO_EXTS, read_video, write_text_atomic
 
 # %% auto #0
-__all__ = ['PENN_ACTIONS', 'DATASET_OPTIONS', 'DATASET_PRESETS', 'DATASET_SOURCES', 'PennSplit', 'penn_split', 'PennLabel',
-           'read_penn_label', 'write_penn_video', 'dataset_options', 'make_mini_penn', 'resize_short_side',
-           'PennAction', 'FramesFolder', 'make_mini_frames', 'detect_layout', 'open_dataset', 'open_split',
-           'DownloadError', 'download', 'ArchiveError', 'safe_extract', 'manual_steps', 'prepare_dataset',
-           'prepare_data_cli']
+__all__ = ['PENN_ACTIONS', 'DATASET_OPTIONS', 'SCORING_OPTIONS', 'DATASET_PRESETS', 'DATASET_SOURCES', 'PennSplit', 'penn_split',
+           'PennLabel', 'read_penn_label', 'write_penn_video', 'dataset_options', 'loader_options', 'make_mini_penn',
+           'resize_short_side', 'PennAction', 'FramesFolder', 'make_mini_frames', 'detect_layout', 'dataset_root',
+           'open_dataset', 'open_split', 'DownloadError', 'download', 'ArchiveError', 'safe_extract', 'manual_steps',
+           'prepare_dataset', 'prepare_data_cli']
 
 # %% ../nbs/14_datasets.ipynb #9c73b002
 PENN_ACTIONS = ('baseball_pitch', 'baseball_swing', 'bench_press', 'bowl', 'clean_and_jerk', 'golf_swing', 'jump_rope',
@@ -128,7 +128,8 @@ def write_penn_video(root, # dataset root (holds frames/ and labels/)
     return out
 
 # %% ../nbs/14_datasets.ipynb #5f3c27f6
-DATASET_OPTIONS = 'kpvp_dataset.json'   # optional file in a dataset root: loader keyword arguments
+DATASET_OPTIONS = 'kpvp_dataset.json'   # optional file in a dataset root: loader keyword arguments (and SCORING_OPTIONS)
+SCORING_OPTIONS = ('ref_joints',)       # keys of that file that describe the data to the scorers (notebook 08), not loader arguments
 
 def dataset_options(root) -> dict:
     "Loader options stored in `ROOT/kpvp_dataset.json` (e.g. {\"missing\": \"skip\"} for a partial copy), or {}."
@@ -138,6 +139,10 @@ def dataset_options(root) -> dict:
     except json.JSONDecodeError as e: raise ValueError(f"{p}: not valid JSON ({e}); it holds the loader's keyword arguments, e.g. {{\"missing\": \"skip\"}}") from e
     if not isinstance(opts, dict): raise ValueError(f"{p}: must hold a JSON object of loader keyword arguments, got {type(opts).__name__}")
     return opts
+
+def loader_options(root) -> dict:
+    "The loader keyword arguments in `ROOT/kpvp_dataset.json`: `dataset_options` without the `SCORING_OPTIONS`."
+    return {k: v for k, v in dataset_options(root).items() if k not in SCORING_OPTIONS}
 
 def make_mini_penn(root, # folder to write (frames/ and labels/)
                    per_class:dict|None=None, # {class index: (n train, n test)} (default {0: (1, 1), 1: (1, 0), 2: (1, 0)})
@@ -450,24 +455,30 @@ def _nested(root:Path) -> Path:
     subs = [p for p in root.iterdir() if p.is_dir() and ((p / 'train').is_dir() or (p / 'labels').is_dir())]
     return subs[0] if len(subs) == 1 else root
 
+def dataset_root(name_or_root, # a preset name ('penn', 'nemo', 'mgif') or a dataset root
+                 root=None, # with a preset name: where the data is (default $KPVP_DATA/<name>)
+                ) -> Path:
+    "The folder `open_dataset` opens, which holds the dataset's `kpvp_dataset.json`."
+    key = str(name_or_root)
+    if key in DATASET_PRESETS:
+        root = Path(root) if root is not None else Path(os.environ.get('KPVP_DATA', 'data')) / key
+        if not root.exists(): raise FileNotFoundError(f"{root}: no {key} data here; run `kpvp_prepare_data --dataset {key} --root {root}` (or pass root=, or set $KPVP_DATA)")
+        return _nested(root)
+    if root is not None: raise ValueError("root= goes with a preset name; pass the dataset root as the first argument")
+    return _nested(Path(name_or_root))
+
 def open_dataset(name_or_root, # a preset name ('penn', 'nemo', 'mgif') or a dataset root
                  split:str='train', # 'train' or 'test'
                  root=None, # with a preset name: where the data is (default $KPVP_DATA/<name>)
                  **kwargs, # passed to the loader (size=, cache=, missing=, ...)
                 ) -> VideoFolder:
     "Open a split of a dataset with the right loader (`PennAction`, `FramesFolder` or `VideoFolder`)."
-    key = str(name_or_root)
+    key, root = str(name_or_root), dataset_root(name_or_root, root)
+    kwargs = {**loader_options(root), **kwargs}
     if key in DATASET_PRESETS:
         p = DATASET_PRESETS[key]
-        root = Path(root) if root is not None else Path(os.environ.get('KPVP_DATA', 'data')) / key
-        if not root.exists(): raise FileNotFoundError(f"{root}: no {key} data here; run `kpvp_prepare_data --dataset {key} --root {root}` (or pass root=, or set $KPVP_DATA)")
-        root = _nested(root)
-        kwargs = {**dataset_options(root), **kwargs}
         cls = PennAction if p['loader'] == 'PennAction' else FramesFolder
         return cls(root, split, **{**p['loader_kwargs'], **kwargs})
-    if root is not None: raise ValueError("root= goes with a preset name; pass the dataset root as the first argument")
-    root = _nested(Path(name_or_root))
-    kwargs = {**dataset_options(root), **kwargs}
     layout = detect_layout(root)
     if layout == 'penn': return PennAction(root, split, **kwargs)
     if layout == 'frames': return FramesFolder(root, split, **kwargs)

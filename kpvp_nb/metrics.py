@@ -143,6 +143,7 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
                     metrics:tuple=('fvd', 'kvd', 'psnr', 'ssim'), # which to compute ('lpips' too, optional)
                     lpips_model=None, # for 'lpips': an lpips.LPIPS module (default: AlexNet LPIPS, downloaded)
                     real_features:np.ndarray|None=None, # the I3D logits of `real` [N,400], computed before (scoring several fakes against one real set)
+                    fake_features:np.ndarray|None=None, # the I3D logits of `fake` [M,400], computed before (for intervals over several sets, say)
                     source=None, # uint8 [N,H,W,3]: the frame each video starts from (for motion_l1 and motion)
                     threshold:float=MOTION_THRESHOLD, # motion_l1: a pixel moves when it changes by more than this share of the range
                    ) -> dict:
@@ -158,7 +159,8 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
     if {'fvd', 'kvd'} & set(metrics):
         fr = i3d_features(real, i3d, batch_size, resize) if real_features is None else np.asarray(real_features)   # [N, 400]
         if len(fr) != len(real): raise ValueError(f"real_features has {len(fr)} rows for {len(real)} real videos")
-        ff = i3d_features(fake, i3d, batch_size, resize)                  # [M, 400]
+        ff = i3d_features(fake, i3d, batch_size, resize) if fake_features is None else np.asarray(fake_features)   # [M, 400]
+        if len(ff) != len(fake): raise ValueError(f"fake_features has {len(ff)} rows for {len(fake)} fake videos")
         counts = dict(n_videos={'real': len(real), 'fake': len(fake)}, n_frames=T, resize=resize, note=FVD_BIAS_NOTE)
         if 'fvd' in metrics: out['fvd'] = dict(value=frechet_distance(fr, ff), **counts)
         if 'kvd' in metrics:

@@ -44,10 +44,8 @@ def extract_keypoints(run, # stage-1 run folder (the detector)
                       progress:bool=True,
                      ) -> Path: # RUN/keypoints
     "Run the trained detector over every frame of every video and store `[T,K,2]` per video under `RUN/keypoints/`."
-    from kpvp_nb.stage1 import load_stage1
     from kpvp_nb.training import run_lock
     from kpvp_nb.cli import check_range
-    from kpvp_nb.video import write_text_atomic
     check_range('batch_size (--batch-size)', batch_size, 1, integer=True)
     run = Path(run); out = run / 'keypoints'
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_predict.ipynb #2bcfb321
 from __future__ import annotations
-import io, json, math, sys, time
+import io, json, math, secrets, sys, time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,7 +21,7 @@ from .cli import UsageError, check_range, console_script
 from .metrics import time_normalised_indices, evaluate_videos, video_motion
 
 # %% auto #0
-__all__ = ['prepare_image', 'Prediction', 'Predictor', 'predict_cli', 'evaluate_predictions', 'format_predictions',
+__all__ = ['prepare_image', 'Prediction', 'Predictor', 'predict_cli', 'check_size', 'evaluate_predictions', 'format_predictions',
            'evaluate_cli', 'predict_explorer']
 
 # %% ../nbs/11_predict.ipynb #c7120fe9
@@ -51,6 +51,7 @@ class Prediction(NamedTuple):
     masks: np.ndarray # float32 [S,T,H,W] in [0, 1]; 1 = copied from the input image
     image: np.ndarray # uint8 [H,W,3], the input as the networks saw it
     action: str|None # the class the video was asked for
+    seed: int|None = None # the seed of z: predict(..., seed=seed) draws these futures again
 
 class Predictor:
     "Predict future frames from one image and an action class with a trained run (stage 1 + stage 2)."
@@ -59,8 +60,9 @@ class Predictor:
                  motion:bool=True): # False: stage 1 alone (`detect` and `render`, no `predict`)
         self.run = Path(run)
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        self.Q, self.T, self.cfg1 = load_stage1(self.run, self.device)
-        self.M, self.cfg2, self.classes = load_motion(self.run, self.device) if motion else (None, None, [])
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):   # whatever building the models does to the RNG stays inside
+            self.Q, self.T, self.cfg1 = load_stage1(self.run, self.device)
+            self.M, self.cfg2, self.classes = load_motion(self.run, self.device) if motion else (None, None, [])
     @property
     def size(self) -> int: return self.cfg1.size
     def __repr__(self): return f"Predictor({str(self.run)!r}, size={self.size}, K={self.cfg1.n_kp}, classes={self.classes})"
@@ -82,7 +84,7 @@ class Predictor:
                 action=None, # class name or index (None for one-class models)
                 n_frames:int=32, # T, frames to predict (the models were trained for 32)
                 n_samples:int=1, # S, futures to draw
-                seed:int|None=None, # seeds z (None: a fresh draw)
+                seed:int|None=None, # seeds z (None: a fresh seed from the OS; either way the Prediction reports it)
                 chunk:int=64, # frames decoded per forward pass
                 temperature:float=1., # z ~ N(0, temperature^2 I): 1 samples the prior; 0 gives the mode (z = 0), the same future for every sample
                ) -> Prediction:
@@ -93,13 +95,14 @@ class Predictor:
         img = prepare_image(image, self.size)
         v = to_tensor(img)[None].to(self.device)                          # [1,3,S,S]
         k0 = self.Q(v).kp.float()                                         # [1,K,2]
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        seed = secrets.randbits(63) if seed is None else int(seed)
+        g = torch.Generator().manual_seed(seed)                           # z from a generator of its own: the global RNG is never used
         kseq = self.M.sample(k0, None if a is None else torch.tensor([a], device=self.device), n_frames, n_samples, g=g, temperature=temperature)[0]  # [S,T,K,2]
         frames, masks = self._render(v, k0, kseq.flatten(0, 1), chunk)   # [S*T,...]
         S, T = n_samples, n_frames
         kp = torch.cat([k0[None].expand(S, 1, -1, -1), kseq], 1)          # [S,T+1,K,2]
         return Prediction(frames.reshape(S, T, self.size, self.size, 3), kp_to_pixels(kp, self.size).cpu().numpy().astype(np.float32),
-                          masks.reshape(S, T, self.size, self.size), img, None if a is None else self.classes[a])
+                          masks.reshape(S, T, self.size, self.size), img, None if a is None else self.classes[a], seed)
 
     def _render(self, v, k0, kseq, chunk:int=64):
         "T(v0, k0, k_t) for every k_t of `kseq` [N,K,2]: uint8 frames [N,S,S,3] and masks [N,S,S]; v0 is encoded once."
@@ -108,7 +111,7 @@ class Predictor:
         for kt in kseq.split(chunk):
             n = len(kt)
             o = self.T.translate(f.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1), k0.expand(n, -1, -1), kt)
-            frames.append(to_uint8(o.v_hat.clamp(-1, 1))); masks.append(o.m[:, 0].float().cpu().numpy())
+            frames.append(to_uint8(o.v_hat)); masks.append(o.m[:, 0].float().cpu().numpy())   # in [-1, 1]: T in inference mode clips s before the blend
         return np.concatenate(frames), np.concatenate(masks)
 
     @torch.no_grad()
@@ -169,9 +172,19 @@ def predict_cli(argv:list|None=None):
     if Path(a.out).suffix.lower() == '.mp4' and pred.size < 128:           # tiny frames: enlarge for players
         side = side.repeat(2, 1).repeat(2, 2)
     write_video(a.out, side, fps=a.fps)                                  # a temporary name, checked, then renamed: a failed write is an error
-    print(f"{a.samples} video(s) of {a.frames} frames, action {p.action!r}: {a.out}")
+    print(f"{a.samples} video(s) of {a.frames} frames, action {p.action!r}, seed {p.seed}: {a.out}")
 
 # %% ../nbs/11_predict.ipynb #ba769f2d
+def check_size(size:int|None, # the resolution asked for (None: the model's)
+               trained:int, # the model's frame size
+              ) -> int: # the size to score at
+    "The resolution to score at is the model's; another one is refused, saying why and what to do instead."
+    if size is None or size == trained: return trained
+    raise UsageError(f"size {size} (--size): this model was trained at {trained}x{trained} and predicts {trained}x{trained} frames; scores at "
+                     f"{size}x{size} need a model trained at that size (kpvp_train_keypoints --size {size}, then kpvp_train_motion on that run). "
+                     f"Resizing its predictions and the real clips would label {trained}-pixel videos as {size}-pixel ones without making the "
+                     f"scores comparable. Leave --size out to score at {trained}x{trained}")
+
 def _l1(real, fake): return float(np.abs(real.astype(np.float32) - fake.astype(np.float32)).mean() / 255)
 
 def evaluate_predictions(run, # run folder with stage 1 and stage 2
@@ -187,10 +200,13 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
                          return_videos:bool=False, # also return the real, frozen, predicted (and oracle) clips
                          oracle:bool=True, # also score the translator on the detector's keypoints of the true frames
                          temperature:float=1., # of z (see `Predictor.predict`); 0 scores the mode, one future per video
+                         size:int|None=None, # the resolution to score at: the model's (None), or refused (see `check_size`)
+                         bootstrap:int=200, # resamples of the test videos for the 95% intervals of FVD and KVD (0: none; seeded with `seed`)
                         ) -> dict:
     "The paper's protocol: predict 32 frames from the first frame of every time-normalised test clip; score against the truth and the frozen-frame baseline."
     from tqdm.auto import tqdm
     pred = Predictor(run, device)
+    check_size(size, pred.size)
     vids = open_split(data, split, pred.classes or None)                 # any layout; classes checked against the model's
     T = pred.cfg2.n_frames
     n = len(vids) if max_videos is None else min(max_videos, len(vids))
@@ -207,21 +223,23 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
     real, fake = np.stack(real), np.stack(fake)                          # [N,T+1,...], [N,S,T,...]
     frozen = np.repeat(real[:, :1], T, 1)
     want = [m for m in metrics if m != 'l1']
-    fr = None
+    sets = dict(model=[fake[:, s] for s in range(samples)], frozen=[frozen], **({'oracle': [np.stack(orc)]} if oracle else {}))
+    fr, feats = None, {k: [None] * len(v) for k, v in sets.items()}
     if {'fvd', 'kvd'} & set(want):
         from kpvp_nb.fvd import load_i3d, i3d_features
         if i3d is None: i3d = load_i3d(device=str(pred.device))
         fr = i3d_features(real[:, 1:], i3d)                              # the real clips' I3D logits: once, for every fake set
-    def score(f):
-        r = evaluate_videos(real[:, 1:], f, i3d=i3d, metrics=tuple(want), real_features=fr, source=real[:, 0]) if want else {}
+        feats = {k: [i3d_features(f, i3d) for f in v] for k, v in sets.items()}   # and each set's, kept for the intervals
+    def score(f, ff=None):
+        r = evaluate_videos(real[:, 1:], f, i3d=i3d, metrics=tuple(want), real_features=fr, fake_features=ff, source=real[:, 0]) if want else {}
         if 'l1' in metrics: r['l1'] = dict(value=_l1(real[:, 1:], f), n_videos=len(f), n_frames=T, note='mean |fake - real| / 255 per pixel')
         return r
-    per = [score(fake[:, s]) for s in range(samples)]
+    per = [score(f, ff) for f, ff in zip(sets['model'], feats['model'])]
     res = dict(run=str(run), data=str(data), split=split, n_videos=n, n_frames=T, samples=samples, size=pred.size, temperature=temperature,
                model={m: float(np.mean([p[m]['value'] for p in per])) for m in per[0]},
-               frozen={m: v['value'] for m, v in score(frozen).items()},
+               frozen={m: v['value'] for m, v in score(frozen, feats['frozen'][0]).items()},
                details=per[0])
-    if oracle: res['oracle'] = {m: v['value'] for m, v in score(np.stack(orc)).items()}
+    if oracle: res['oracle'] = {m: v['value'] for m, v in score(sets['oracle'][0], feats['oracle'][0]).items()}
     if 'motion' in metrics: res['real'] = dict(motion=float(video_motion(real[:, 1:], real[:, 0]).mean()))   # how much the truth moves
     if samples > 1 and 'l1' in metrics:
         err = np.abs(fake.astype(np.float32) - real[:, None, 1:].astype(np.float32)).mean((2, 3, 4, 5)) / 255   # [N,S]
@@ -230,8 +248,15 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
         from kpvp_nb.metrics import psnr
         best = np.max([np.minimum(psnr(real[:, 1:], fake[:, s]), 100.).mean(-1) for s in range(samples)], 0)
         res['best_of_samples_psnr'] = float(best.mean())
-    if 'fvd' in want or 'kvd' in want:
-        from kpvp_nb.fvd import FVD_BIAS_NOTE
+    if fr is not None:
+        from kpvp_nb.fvd import FVD_BIAS_NOTE, bootstrap_fvd_kvd, bootstrap_settings, fvd_protocol
+        boot = bootstrap_settings(bootstrap, seed, paired=True, sizes=(n,))
+        if boot and 'skipped' not in boot:                               # one draw of test videos for the real clips and every set of predictions
+            fk = [m for m in ('fvd', 'kvd') if m in want]
+            res['ci'] = {k: {m: {x: d[x] for x in ('low', 'high', 'shift')} for m, d in bootstrap_fvd_kvd(fr, ff, fk, bootstrap, seed, paired=True).items()}
+                         for k, ff in feats.items()}
+        res['protocol'] = fvd_protocol(n, n, T, dict(real=[pred.size] * 2, generated=[pred.size] * 2), i3d, 'tf1',
+                                       conditioning_frame=False, samples=samples, bootstrap=boot)
         res['note'] = f"FVD/KVD on {n} real and {n} generated videos of {T} frames per sample; " + FVD_BIAS_NOTE
     if return_videos: res['videos'] = dict(real=real, frozen=frozen, fake=fake, **({'oracle': np.stack(orc)} if oracle else {}))
     return res
@@ -239,7 +264,7 @@ def evaluate_predictions(run, # run folder with stage 1 and stage 2
 def format_predictions(r:dict) -> str:
     "A text table of `evaluate_predictions` (model next to the frozen-frame baseline)."
     better = dict(fvd=-1, kvd=-1, l1=-1, lpips=-1, psnr=1, ssim=1, motion_l1=-1)
-    o = r.get('oracle')
+    o, ci = r.get('oracle'), r.get('ci', {})
     tau = r.get('temperature', 1.)
     lines = [f"{r['n_videos']} test videos, {r['n_frames']} frames, " + ('the mode (temperature 0: z = 0)' if tau == 0 else
              f"{r['samples']} sample(s) per video (metrics averaged over samples)" + (f", temperature {tau:g}" if tau != 1 else '')),
@@ -250,12 +275,19 @@ def format_predictions(r:dict) -> str:
         if m == 'motion':                                                 # how much the videos move: compared with the truth
             tr = r['real']['motion']
             lines.append(row + f"   truth {tr:.4f}: the model moves {v / tr:.2f}x as much" + (f", the oracle {o[m] / tr:.2f}x" if o else ''))
-        else: lines.append(row + f"   {'tie' if v == f else 'model better' if (v - f) * better[m] > 0 else 'frozen better'}")
+        else:
+            row += f"   {'tie' if v == f else 'model better' if (v - f) * better[m] > 0 else 'frozen better'}"
+            if m in ci.get('model', {}):                                  # FVD, KVD: the 95% intervals, row by row
+                row += '   95% CI ' + ', '.join(f"{k} [{ci[k][m]['low']:.4f}, {ci[k][m]['high']:.4f}]" for k in ('model', 'frozen', 'oracle') if k in ci)
+            lines.append(row)
     if 'motion_l1' in r['model']:
         lines.append("motion_l1: L1 over the pixels that move in the truth (notebook 13); motion: mean |frame t - frame 0|")
     if o: lines.append("oracle: the translator given the detector's keypoints of the true frames (the motion generator's ceiling)")
     if 'best_of_samples_psnr' in r: lines.append(f"best-of-{r['samples']} PSNR (flatters the model): {r['best_of_samples_psnr']:.3f}")
     if 'best_of_samples_l1' in r: lines.append(f"best-of-{r['samples']} L1 (flatters the model): {r['best_of_samples_l1']:.4f}")
+    if 'protocol' in r:
+        from kpvp_nb.fvd import format_protocol
+        lines.append(format_protocol(r['protocol']))
     if 'note' in r: lines.append(r['note'])
     return '\n'.join(lines)
 
@@ -273,19 +305,25 @@ def evaluate_cli(argv:list|None=None):
                     help='motion_l1: L1 where the truth moves; motion: how much a video moves (also for the truth); lpips needs the optional extra: pip install "kpvp_nb[lpips]"')
     ap.add_argument('--max-videos', type=int); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--temperature', type=float, default=1., help='scale of z: 1 samples the prior; 0 scores the mode (use --samples 1)')
+    ap.add_argument('--size', type=int, help="the resolution to score at (the paper: 128); it must be the model's, which is the default")
+    ap.add_argument('--bootstrap', type=int, default=200, help='resamples of the test videos for the 95%% intervals of FVD and KVD (0: none)')
     ap.add_argument('--device', default=None); ap.add_argument('--json', help='also write the scores here')
     a = ap.parse_args(argv)
     check_range('--samples', a.samples, 1, integer=True); check_range('--max-videos', a.max_videos, 1, integer=True)
-    check_range('--temperature', a.temperature, 0)
+    check_range('--temperature', a.temperature, 0); check_range('--size', a.size, 1, integer=True); check_range('--bootstrap', a.bootstrap, 0, integer=True)
     for flag, path in (('--run', a.run), ('--data', a.data)):
         if not Path(path).exists(): raise FileNotFoundError(f"{flag} {path}: no such folder")
     if a.json and Path(a.json).is_dir(): ap.error(f"--json {a.json} is a folder; give a file name")
+    if a.size is not None and (Path(a.run) / 'config.json').exists():      # before loading I3D
+        from kpvp_nb.stage1 import Stage1Config
+        check_size(a.size, Stage1Config.from_json(Path(a.run) / 'config.json').size)
     i3d = None
     if {'fvd', 'kvd'} & set(a.metrics):
         from kpvp_nb.fvd import load_i3d
         try: i3d = load_i3d(a.weights, device=a.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         except Exception as e: ap.error(f"FVD/KVD need the pretrained I3D: {e}\n(or leave them out: --metrics psnr ssim l1)")
-    r = evaluate_predictions(a.run, a.data, a.samples, i3d=i3d, metrics=tuple(a.metrics), max_videos=a.max_videos, seed=a.seed, device=a.device, temperature=a.temperature)
+    r = evaluate_predictions(a.run, a.data, a.samples, i3d=i3d, metrics=tuple(a.metrics), max_videos=a.max_videos, seed=a.seed, device=a.device, temperature=a.temperature,
+                             size=a.size, bootstrap=a.bootstrap)
     print(format_predictions(r))
     if a.json: write_text_atomic(a.json, json.dumps(r, indent=1, default=float))
 

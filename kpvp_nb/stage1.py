@@ -18,7 +18,7 @@ from .keypoints import KeypointDetector
 from .translator import Translator, ImageDiscriminator
 from .losses import VGGPerceptual, d_loss, g_loss
 from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError, RunSchedule, check_run, run_lock
-from .cli import UsageError, check_range, check_fields, console_script
+from .cli import UsageError, check_range, check_fields, console_script, config_arguments, config_overrides, config_changes
 from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels, atomic_path, write_text_atomic
 
 # %% auto #0
@@ -45,15 +45,15 @@ class Stage1Config(RunSchedule):
     width:float = 1.0            # channel multiplier of Q, T and D (1.0 = the paper)
     translator:str = 'concat'    # 'concat' (authors' code), 'analogy' (the paper's wording) or 'warp' (moves pixels; notebook 04)
     warp_std:float = 0.15        # warp translator: each keypoint's reach in the motion field, [-1, 1] units
-    batch_size:int = 32          # the paper (the authors' code used 16)
-    steps:int = 150_000
-    lr:float = 1e-4
-    betas:tuple = (0.5, 0.999)
+    batch_size:int = 32          # per process (under `accelerate launch` the global batch is this times the processes); the paper: 32, the authors' code: 16
+    steps:int = 150_000          # train until this step (the schedules are fractions of it)
+    lr:float = 1e-4              # learning rate of Adam (all networks)
+    betas:tuple = (0.5, 0.999)   # Adam's betas
     lr_decay:float = 0.95        # x0.95 per `lr_period` of the run, continuously (the code) or stepwise (`lr_staircase`, the paper)
     lr_period:float = 20_000 / 150_000   # a fraction of `steps` (the paper: 20,000 of 150,000 iterations)
-    lr_staircase:bool = False
+    lr_staircase:bool = False    # decay in steps of `lr_period` (the paper) rather than continuously (the code)
     lambda_vgg:float = 1.0       # lambda_1
-    lambda_gan:float = 1.0
+    lambda_gan:float = 1.0       # weight of the GAN loss (lambda_GAN)
     lambda_pix:float = 0.0       # pixel L1 (not in the paper)
     vgg:str = 'imagenet'         # perceptual features: 'imagenet', 'random' (tests only) or 'none'
     vgg_layers:tuple = (3, 8, 17, 26, 35)   # conv1_2, conv2_2, conv3_4, conv4_4, conv5_4 (post-ReLU)
@@ -67,20 +67,20 @@ class Stage1Config(RunSchedule):
     logit_scale:float = 1.0      # Q's logits are multiplied by this before the soft-argmax (1 = the paper)
     lambda_eq:float = 0.0        # equivariance of Q under random affine warps (0 = the paper)
     eq_rot:float = 20.           # the warps: rotation (degrees), relative scale, shift (in [-1, 1] units)
-    eq_scale:float = 0.15
-    eq_shift:float = 0.15
+    eq_scale:float = 0.15        # the warps: relative scale
+    eq_shift:float = 0.15        # the warps: shift, in [-1, 1] units
     motion_weight:float = 0.0    # pixel L1 weighted by 1 + motion_weight * |v' - v| (0 = plain L1)
     motion_fade_end:float = 0.   # the weighting fades linearly to 0 by this fraction of the run (0 = it stays)
     pix_scales:int = 1           # the pixel L1 on an image pyramid of this many scales (1 = full resolution only)
     lambda_sep:float = 0.0       # separation prior: keypoints of one frame kept apart (0 = the paper)
     sep_std:float = 0.15         # its length scale, in [-1, 1] units
     mixed_precision:str = 'no'   # 'no', 'bf16' or 'fp16'
-    channels_last:bool = False
-    num_workers:int = 2
-    seed:int = 0
-    ckpt_every:int = 2000
-    sample_every:int = 2000
-    log_every:int = 50
+    channels_last:bool = False   # channels-last memory format (faster convolutions on CPUs and tensor cores)
+    num_workers:int = 2          # DataLoader worker processes
+    seed:int = 0                 # random seed of the weights and the data stream
+    ckpt_every:int = 2000        # steps between checkpoints
+    sample_every:int = 2000      # steps between sample pictures in RUN/samples (0: none)
+    log_every:int = 50           # steps between rows of log.csv
 
     def __post_init__(self):
         check_fields(self, _STAGE1_RULES)
@@ -119,13 +119,21 @@ def scale_schedule(cfg:Stage1Config, steps:int) -> Stage1Config:
     return replace(cfg, steps=int(steps))
 
 # %% ../nbs/07_train_keypoints.ipynb #effdb9f0
-def build_models(cfg:Stage1Config) -> dict:
-    "Q, T and (when the GAN term is on) D for a config."
-    torch.manual_seed(cfg.seed)
+def build_models(cfg:Stage1Config,
+                 train:bool=False, # training: seed the process's random state with cfg.seed (the run's stream starts there)
+                ) -> dict:
+    "Q, T and (when the GAN term is on) D for a config, initialised from `cfg.seed`; unless `train`, the global random state is left as it was."
+    if train: torch.manual_seed(cfg.seed); m = _build(cfg)
+    else:
+        with torch.random.fork_rng(devices=[]):                         # a Predictor must not reset its caller's random state
+            torch.manual_seed(cfg.seed); m = _build(cfg)
+    if cfg.channels_last: m = {k: v.to(memory_format=torch.channels_last) for k, v in m.items()}
+    return m
+
+def _build(cfg):
     m = dict(Q=KeypointDetector(cfg.n_kp, width=cfg.width, bn_momentum=cfg.bn_momentum, logit_scale=cfg.logit_scale),
              T=Translator(cfg.n_kp, mode=cfg.translator, width=cfg.width, bn_momentum=cfg.bn_momentum, inv_std=cfg.inv_std, warp_std=cfg.warp_std))
     if cfg.lambda_gan > 0: m['D'] = ImageDiscriminator(width=cfg.width)
-    if cfg.channels_last: m = {k: v.to(memory_format=torch.channels_last) for k, v in m.items()}
     return m
 
 def build_perceptual(cfg:Stage1Config) -> VGGPerceptual|None:
@@ -297,7 +305,7 @@ def train_keypoints(data, # dataset root in the video-folder layout
     try: test = open_split(data, 'test', train.classes)
     except FileNotFoundError: test = train                              # no test split: samples from training videos
     with run_lock(out):
-        models = build_models(cfg)
+        models = build_models(cfg, train=True)
         G_params = list(models['Q'].parameters()) + list(models['T'].parameters())
         opts = dict(G=torch.optim.Adam(G_params, cfg.lr, betas=cfg.betas))
         if 'D' in models: opts['D'] = torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas)
@@ -336,22 +344,19 @@ def train_keypoints_cli(argv:list|None=None): # arguments (default: the command 
     ap.add_argument('--data', required=True, help='dataset root: the video-folder layout ROOT/{train,test}/<class>/<video>, Penn Action, or NEMO/MGIF (ROOT/{train,test}/<video>)')
     ap.add_argument('--out', required=True, help='run folder (created): config, checkpoints, logs, samples')
     ap.add_argument('--preset', default='cpu', choices=sorted(PRESETS), help="starting config: 'cpu' (64x64, small), 'paper' (128x128, GPU), or a dataset's: 'penn', 'nemo', 'mgif'")
-    for name, typ, what in [('size', int, 'frame size (a multiple of 8)'), ('n-kp', int, 'number of keypoints K'), ('steps', int, 'train until this step'),
-                            ('batch-size', int, 'batch size'), ('lr', float, 'learning rate'), ('width', float, 'channel multiplier of the networks'),
-                            ('num-workers', int, 'DataLoader workers'), ('seed', int, 'random seed'), ('ckpt-every', int, 'steps between checkpoints'),
-                            ('time-limit', float, 'seconds: stop early, with a checkpoint'),
-                            ('same-p', float, 'share of still pairs (target = source), which teach the translator to leave what has not moved as it is')]:
-        ap.add_argument(f'--{name}', type=typ, help=what)
-    ap.add_argument('--translator', choices=list(Translator.modes), help="translator form: 'warp' moves pixels along the keypoints' motion (notebook 04)")
-    ap.add_argument('--vgg', choices=['imagenet', 'random', 'none'], help='perceptual-loss features')
-    ap.add_argument('--mixed-precision', choices=['no', 'bf16', 'fp16'], help='autocast precision')
-    ap.add_argument('--resume', action='store_true', help='continue the run in --out from its last checkpoint')
+    ap.add_argument('--resume', action='store_true', help='continue the run in --out from its last checkpoint, with its saved config (only --steps and --time-limit may change)')
+    ap.add_argument('--time-limit', type=float, help='seconds: stop early, with a checkpoint')
     ap.add_argument('--cpu', action='store_true', help='stay on the CPU even when a GPU is present')
+    config_arguments(ap, Stage1Config, {'paper': PRESETS['paper'], 'cpu': PRESETS['cpu']}, skip=('betas', 'vgg_layers'),
+                     choices=dict(translator=list(Translator.modes), vgg=['imagenet', 'random', 'none'], mixed_precision=['no', 'bf16', 'fp16']))
     a = ap.parse_args(argv)
-    cfg = get_config(a.preset, size=a.size, n_kp=a.n_kp, steps=a.steps, batch_size=a.batch_size, translator=a.translator, lr=a.lr,
-                     width=a.width, vgg=a.vgg, mixed_precision=a.mixed_precision, num_workers=a.num_workers, seed=a.seed, ckpt_every=a.ckpt_every,
-                     same_p=a.same_p)
-    tr = train_keypoints(a.data, a.out, cfg, resume=a.resume, steps=a.steps, cpu=a.cpu, time_limit=a.time_limit)
+    over = config_overrides(a, Stage1Config)
+    if a.resume and (Path(a.out) / 'config.json').exists():
+        changed = config_changes(Stage1Config.from_json(Path(a.out) / 'config.json'), over)
+        if changed: raise UsageError(f"{Path(a.out) / 'config.json'}: a resumed run keeps its config, but these options differ from it: {'; '.join(changed)}. "
+                                     "Leave them out to resume (only --steps and --time-limit may change), or start a new run in another --out")
+    cfg = get_config(a.preset, **over)
+    tr = train_keypoints(a.data, a.out, cfg, resume=a.resume, steps=over.get('steps'), cpu=a.cpu, time_limit=a.time_limit)
     if tr.acc.is_main_process: print(f"trained to step {tr.step}; run folder: {a.out}")
 
 # %% ../nbs/07_train_keypoints.ipynb #58cfc8fb

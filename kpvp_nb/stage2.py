@@ -15,12 +15,12 @@ from torch import nn
 
 from .data import VideoFolder, draw_augment
 from .datasets import open_split
-from .evaluate import fit_regressor, apply_regressor, torso_length, PENN_TORSO
+from .evaluate import fit_regressor, apply_regressor, reference_length, resolve_ref
 from .losses import d_loss, g_loss
 from .motion import (PseudoLabels, MotionClips, MotionGenerator, SequenceDiscriminator, kl_normal,
                             extract_keypoints, time_normalised_clip)
 from .training import Trainer, latest_checkpoint, load_checkpoint, RunSchedule, check_run, run_lock
-from .cli import UsageError, check_range, check_fields, console_script
+from .cli import UsageError, check_range, check_fields, console_script, config_arguments, config_overrides, config_changes
 from .video import kp_to_pixels, write_text_atomic
 
 # %% auto #0
@@ -40,31 +40,31 @@ class Stage2Config(RunSchedule):
     "Everything that defines a stage-2 run (defaults: the paper)."
     n_frames:int = 32            # T, frames to predict
     hidden:int = 1024            # LSTM units (encoder, decoder, discriminator)
-    layers:int = 2
-    latent:int = 64
+    layers:int = 2               # LSTM layers
+    latent:int = 64              # size of z
     d_in:int = 32                # decoder input size at step 1
     heads:str = 'linear'         # 'linear' (paper) or 'relu' (released code)
     residual:bool = False        # M reads and writes motion relative to k0 (not in the paper; see notebook 09)
     repeat_input:bool = False    # the decoder's input at every step, not only at step 1 (not in the paper; see notebook 09)
     class_cond:bool = True       # condition on the action class (off for one-class datasets)
-    lambda_kl:float = 1.0
+    lambda_kl:float = 1.0        # weight of the KL term
     lambda_l1:float = 1000.      # lambda_2, on the mean absolute error
     lambda_gan:float = 2.0       # lambda_3 (the code: 1)
     gan_on_prior:float = 0.      # share of D_seq's fakes decoded from z ~ N(0, I), not from the posterior (not in the paper; see below)
-    batch_size:int = 32
-    steps:int = 100_000
-    lr:float = 1e-4
-    betas:tuple = (0.5, 0.999)
+    batch_size:int = 32          # per process (under `accelerate launch` the global batch is this times the processes)
+    steps:int = 100_000          # train until this step (the schedules are fractions of it)
+    lr:float = 1e-4              # learning rate of Adam
+    betas:tuple = (0.5, 0.999)   # Adam's betas
     lr_decay:float = 0.95        # x0.95 per `lr_period` of the run (continuously)
     lr_period:float = 0.2        # a fraction of `steps`: the paper's 20,000 of 100,000 iterations
     max_rot:float = 15.          # keypoint augmentation: rotation (degrees), scale range, flip probability
-    scale:tuple = (0.7, 1.2)
-    flip_p:float = 0.5
-    mixed_precision:str = 'no'
-    num_workers:int = 0
-    seed:int = 0
-    ckpt_every:int = 5000
-    log_every:int = 50
+    scale:tuple = (0.7, 1.2)     # keypoint augmentation: range of the random zoom
+    flip_p:float = 0.5           # keypoint augmentation: probability of a horizontal flip
+    mixed_precision:str = 'no'   # autocast precision: 'no', 'bf16' or 'fp16'
+    num_workers:int = 0          # DataLoader worker processes
+    seed:int = 0                 # random seed of the weights and the data stream
+    ckpt_every:int = 5000        # steps between checkpoints
+    log_every:int = 50           # steps between rows of log.csv
     def __post_init__(self):
         check_fields(self, _STAGE2_RULES)
         if not (len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1] and all(math.isfinite(x) for x in self.scale)):
@@ -92,9 +92,15 @@ def get_config(preset:str='paper', **overrides) -> Stage2Config:
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/10_train_motion.ipynb #5ad79082
-def build_motion(cfg:Stage2Config, n_kp:int, n_classes:int) -> dict:
-    "M and D_seq for a config."
-    torch.manual_seed(cfg.seed)
+def build_motion(cfg:Stage2Config, n_kp:int, n_classes:int,
+                 train:bool=False, # training: seed the process's random state with cfg.seed (the run's stream starts there)
+                ) -> dict:
+    "M and D_seq for a config, initialised from `cfg.seed`; unless `train`, the global random state is left as it was."
+    if train: torch.manual_seed(cfg.seed); return _build_motion(cfg, n_kp, n_classes)
+    with torch.random.fork_rng(devices=[]):                             # a Predictor must not reset its caller's random state
+        torch.manual_seed(cfg.seed); return _build_motion(cfg, n_kp, n_classes)
+
+def _build_motion(cfg, n_kp, n_classes):
     C = n_classes if cfg.class_cond else 0
     return dict(M=MotionGenerator(n_kp, C, cfg.hidden, cfg.layers, cfg.latent, cfg.d_in, cfg.heads, cfg.residual,
                                       cfg.repeat_input),
@@ -155,7 +161,7 @@ def train_motion(run, # stage-1 run folder; stage 2 goes to RUN/motion
         classes = labels.classes if cfg.class_cond else []
         if resume and (out / 'classes.json').exists() and json.loads((out / 'classes.json').read_text()) != classes:
             raise UsageError(f"{run / 'keypoints'}: classes {classes} differ from the stage-2 run's ({out / 'classes.json'}); resume with the data it was trained on")
-        models = build_motion(cfg, n_kp, len(labels.classes))
+        models = build_motion(cfg, n_kp, len(labels.classes), train=True)
         opts = dict(M=torch.optim.Adam(models['M'].parameters(), cfg.lr, betas=cfg.betas),
                     D=torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas))
         clips = MotionClips(labels, cfg.n_frames, train=True, max_rot=cfg.max_rot, scale=cfg.scale, flip_p=cfg.flip_p)
@@ -205,18 +211,23 @@ def train_motion_cli(argv:list|None=None):
     ap.add_argument('--run', required=True, help='stage-1 run folder')
     ap.add_argument('--data', help='dataset root: pseudo-labels missing from RUN/keypoints are extracted first')
     ap.add_argument('--preset', default='cpu', choices=sorted(PRESETS), help="'cpu' (small LSTMs), 'paper', 'code', or a dataset: 'penn', 'nemo', 'mgif'")
-    for name, typ, what in [('steps', int, 'train until this step'), ('batch-size', int, 'batch size'), ('lr', float, 'learning rate'),
-                            ('hidden', int, 'LSTM units'), ('latent', int, 'latent size'), ('seed', int, 'random seed'),
-                            ('time-limit', float, 'seconds: stop early, with a checkpoint')]:
-        ap.add_argument(f'--{name}', type=typ, help=what)
-    ap.add_argument('--no-classes', action='store_true', help='do not condition on the action class')
-    ap.add_argument('--resume', action='store_true', help='continue RUN/motion from its last checkpoint')
+    ap.add_argument('--no-classes', action='store_true', help='do not condition on the action class (class_cond=False)')
+    ap.add_argument('--resume', action='store_true', help='continue RUN/motion from its last checkpoint, with its saved config (only --steps and --time-limit may change)')
+    ap.add_argument('--time-limit', type=float, help='seconds: stop early, with a checkpoint')
     ap.add_argument('--cpu', action='store_true', help='stay on the CPU even when a GPU is present')
+    config_arguments(ap, Stage2Config, {'paper': PRESETS['paper'], 'cpu': PRESETS['cpu']}, skip=('betas', 'class_cond'),
+                     choices=dict(heads=['linear', 'relu'], mixed_precision=['no', 'bf16', 'fp16']))
     a = ap.parse_args(argv)
     if not Path(a.run).is_dir(): raise FileNotFoundError(f"{a.run}: no such run folder; train stage 1 first with kpvp_train_keypoints --out {a.run}")
-    cfg = get_config(a.preset, steps=a.steps, batch_size=a.batch_size, lr=a.lr, hidden=a.hidden, latent=a.latent, seed=a.seed,
-                     class_cond=False if a.no_classes else None)
-    tr = train_motion(a.run, a.data, cfg, resume=a.resume, steps=a.steps, cpu=a.cpu, time_limit=a.time_limit)
+    over = config_overrides(a, Stage2Config)
+    if a.no_classes: over['class_cond'] = False
+    saved = Path(a.run) / 'motion' / 'config.json'
+    if a.resume and saved.exists():
+        changed = config_changes(Stage2Config.from_json(saved), over)
+        if changed: raise UsageError(f"{saved}: a resumed run keeps its config, but these options differ from it: {'; '.join(changed)}. "
+                                     "Leave them out to resume (only --steps and --time-limit may change), or start a new run")
+    cfg = get_config(a.preset, **over)
+    tr = train_motion(a.run, a.data, cfg, resume=a.resume, steps=over.get('steps'), cpu=a.cpu, time_limit=a.time_limit)
     if tr.acc.is_main_process: print(f"trained to step {tr.step}; stage-2 run folder: {Path(a.run) / 'motion'}")
 
 # %% ../nbs/10_train_motion.ipynb #d117e794
@@ -255,10 +266,12 @@ def to_joints(W:np.ndarray, seq:np.ndarray, size:int, n_joints:int=13) -> np.nda
     return apply_regressor(W, px, n_joints).reshape(*sh, n_joints, 2)
 
 # %% ../nbs/10_train_motion.ipynb #4dc15eeb
-def normalise_joints(seq:np.ndarray, ref_joints=PENN_TORSO) -> np.ndarray:
-    "Joint clips `[...,T,J,2]` shifted by the first frame's centre and divided by its torso length."
+def normalise_joints(seq:np.ndarray, # joint clips [...,T,J,2]
+                     ref_joints=None, # a reference length (kpvp_nb.evaluate.parse_ref); default: the torso for Penn's 13 joints, else the bbox diagonal
+                    ) -> np.ndarray:
+    "Joint clips shifted by the first frame's centre and divided by its reference length (the rule `kpvp_eval_keypoints` uses)."
     c = seq[..., :1, :, :].mean(-2, keepdims=True)                     # [...,1,1,2]
-    L = torso_length(seq[..., 0, :, :].reshape(-1, *seq.shape[-2:]), ref_joints).reshape(seq.shape[:-3])
+    L = reference_length(seq[..., 0, :, :].reshape(-1, *seq.shape[-2:]), ref_joints).reshape(seq.shape[:-3])
     return (seq - c) / np.maximum(L, 1e-3)[..., None, None, None]
 
 class ActionClassifier(nn.Module):
@@ -323,6 +336,8 @@ def motion_scores(run, # stage-1 run folder with keypoints/ and motion/
     tr_l, te_l = PseudoLabels(run, 'train'), PseudoLabels(run, 'test')
     tr_v = open_split(data, 'train', classes); te_v = open_split(data, 'test', classes)
     T1 = cfg2.n_frames + 1
+    J = gt_joints(tr_v, 0, size).shape[1]                               # joints per frame (Penn Action: 13)
+    ref = resolve_ref(J, None, data)                                    # the reference length kpvp_eval_keypoints uses on this data
     # the classifier: every time-normalised clip of the true training joints
     X, Y = [], []
     for j, i in enumerate(_match(tr_l, tr_v)):
@@ -330,15 +345,15 @@ def motion_scores(run, # stage-1 run folder with keypoints/ and motion/
         starts = range(L - (L // T1) * (T1 - 1)) if L >= T1 else [0]
         X += [time_normalised_clip(gt, T1, s) for s in starts]; Y += [tr_l.cls[j]] * len(starts)
     C = len(tr_v.classes)
-    net = train_classifier(normalise_joints(np.stack(X)), np.array(Y), C, classifier_steps, seed)
+    net = train_classifier(normalise_joints(np.stack(X), ref), np.array(Y), C, classifier_steps, seed)
     W = joint_regressor(tr_l, tr_v, size)
     te_idx = _match(te_l, te_v)
     gt_te = np.stack([time_normalised_clip(gt_joints(te_v, i, size), T1, 0) for i in te_idx])          # [N,T1,J,2]
     kp_te = np.stack([time_normalised_clip(te_l.keypoints(j), T1, 0) for j in range(len(te_l))])     # [N,T1,K,2]
     y_te = te_l.cls
     res = dict(n_test_videos=len(te_l), n_classes=C, chance=1 / C, n_samples=n_samples, temperature=temperature,
-               acc_real_joints=float((classify(net, normalise_joints(gt_te)) == y_te).mean()),
-               acc_real_keypoints=float((classify(net, normalise_joints(to_joints(W, kp_te, size))) == y_te).mean()))
+               acc_real_joints=float((classify(net, normalise_joints(gt_te, ref)) == y_te).mean()),
+               acc_real_keypoints=float((classify(net, normalise_joints(to_joints(W, kp_te, size, J), ref)) == y_te).mean()))
     # a second classifier that reads keypoints directly: trained on the training videos' pseudo-labels
     Xk, Yk = [], []
     for j in range(len(tr_l)):
@@ -354,7 +369,7 @@ def motion_scores(run, # stage-1 run folder with keypoints/ and motion/
         for c in range(C):
             smp = M.sample(k0, torch.full((len(k0),), c), cfg2.n_frames, n_samples, g=g, temperature=temperature).numpy()   # [N,S,T,K,2]
             full = np.concatenate([np.repeat(kp_te[:, None, :1], n_samples, 1), smp], 2)             # [N,S,T1,K,2]
-            hits.append(classify(net, normalise_joints(to_joints(W, full, size)).reshape(-1, T1, 13, 2)) == c)
+            hits.append(classify(net, normalise_joints(to_joints(W, full, size, J), ref).reshape(-1, T1, J, 2)) == c)
             hk = (classify(net_k, _displacement(full.reshape(-1, *full.shape[2:]))) == c).reshape(len(full), n_samples)
             hits_k.append(hk.ravel()); own += list(hk[y_te == c].ravel()); other += list(hk[y_te != c].ravel())
             div += [_pairwise_l1(full[n, :, 1:] - full[n, :, :1]) for n in range(len(full))]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_training.ipynb #7cd42a6d
 from __future__ import annotations
-import csv, hashlib, json, math, os, random, shutil, signal, socket, sys, tempfile, time, traceback
+import csv, hashlib, json, math, os, random, shutil, signal, socket, sys, tempfile, time
 from contextlib import contextmanager
 from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
@@ -17,8 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
 
-from .video import atomic_path, write_text_atomic
-from .cli import UsageError, check_range, check_fields, console_script   # re-exported: the stages import them from here too
+from .video import write_text_atomic
 
 # %% auto #0
 __all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'pack_state', 'unpack_state', 'save_checkpoint',
@@ -476,7 +475,11 @@ def _fit_locked(self:Trainer, resume:bool) -> Trainer:
     bar = tqdm(total=self.steps, initial=self.step, disable=not (self.progress and self.acc.is_main_process), dynamic_ncols=True)
     stop = {'sig': None}
     def on_term(sig, frame): stop['sig'] = sig
-    old = signal.signal(signal.SIGTERM, on_term) if self.acc.is_main_process and hasattr(signal, 'SIGTERM') else None
+    # one process: SIGTERM stops after the step (Ctrl-C raises at once). Launched: every process catches both, so that
+    # all stop after the same step; a process that left on its own would break its peers' collectives and the checkpoint
+    many = self.acc.num_processes > 1
+    sigs = [s for s in (('SIGTERM', 'SIGINT') if many else ('SIGTERM',) if self.acc.is_main_process else ()) if hasattr(signal, s)]
+    old = {s: signal.signal(getattr(signal, s), on_term) for s in sigs}
     t0 = time.time()
     try:
         while self.step < self.steps:
@@ -489,13 +492,14 @@ def _fit_locked(self:Trainer, resume:bool) -> Trainer:
             self.step += 1
             bar.update(1)
             out_of_time = self.time_limit is not None and time.time() - t0 > self.time_limit and self.step < self.steps
+            out_of_time, halt = self._agree(out_of_time, stop['sig'] is not None)   # each process has its own clock and signals
             if self.step % self.log_every == 0 or self.step == self.steps or out_of_time:
                 bar.set_postfix({k: f'{v:.3g}' for k, v in losses.items()})
                 if self.log is not None: self.log.log(self.step, lr=f * self.base_lrs[next(iter(self.base_lrs))][0], sec=time.time() - t0, **losses)
             if self.sample_fn and self.sample_every and self.step % self.sample_every == 0 and self.acc.is_main_process:
                 self.sample_fn(self, self.step)
             if self.step % self.ckpt_every == 0 or self.step == self.steps: self.save()
-            if stop['sig'] is not None: raise KeyboardInterrupt(f'signal {stop["sig"]}')
+            if halt: raise KeyboardInterrupt(f'signal {stop["sig"] or "(on another process)"}')
             if out_of_time:
                 if self.step % self.ckpt_every: self.save()
                 self.acc.print(f"time limit reached at step {self.step}: checkpoint written"); break
@@ -512,7 +516,13 @@ def _fit_locked(self:Trainer, resume:bool) -> Trainer:
         raise
     finally:
         bar.close()
-        if old is not None: signal.signal(signal.SIGTERM, old)
+        for s, h in old.items(): signal.signal(getattr(signal, s), h)
     return self
 
-Trainer.fit, Trainer._fit_locked = _fit, _fit_locked
+def _agree(self:Trainer, *flags:bool) -> list[bool]:
+    "Each flag, true on every process when it is true on any: the processes of a launched run stop at the same step."
+    if self.acc.num_processes == 1: return [bool(f) for f in flags]
+    t = self.acc.reduce(torch.tensor([float(f) for f in flags], device=self.device), reduction='sum')
+    return [bool(v > 0) for v in t.tolist()]
+
+Trainer.fit, Trainer._fit_locked, Trainer._agree = _fit, _fit_locked, _agree

@@ -72,7 +72,7 @@ def warp(x:Tensor, # images or features [B,C,H,W]
 class TranslatorOutput(NamedTuple):
     "What `Translator` returns."
     v_hat: Tensor # the translated frame, eq. 3 [B,3,H,W]
-    s: Tensor # generated image [B,3,H,W], linear (not clipped)
+    s: Tensor # generated image [B,3,H,W]: linear in training, clipped to [-1, 1] in inference mode (what the blend used)
     m: Tensor # background mask [B,1,H,W] in (0, 1): 1 copies the reference frame
 
 # %% ../nbs/04_translator.ipynb #5ddae5e7
@@ -147,12 +147,13 @@ class Translator(nn.Module):
                v:Tensor, # reference frames [B,3,H,W], H = 4h, W = 4w
                grid:Tensor|None=None, # warp mode: the motion field; s is then v warped along it plus the head's correction
               ) -> TranslatorOutput:
-        "Decoder, the heads s and m, and the blend of eq. 3."
+        "Decoder, the heads s and m, and the blend of eq. 3 (in inference mode of s clipped to [-1, 1])."
         x = self.decoder[0](x)                                          # [B,256w,H/4,W/4]
         for stage in self.decoder[1:]:
             x = stage(F.interpolate(x, scale_factor=2., mode='bilinear', align_corners=False))
         s, m = self.to_s(x), torch.sigmoid(self.to_m(x))                # [B,3,H,W], [B,1,H,W]
         if grid is not None: s = warp(v, grid) + s                      # s = v o T + Delta
+        if not self.training: s = s.clamp(-1, 1)                        # inference: s clipped to an image before the blend
         return TranslatorOutput(blend(v, s, m), s, m)
 
     def translate(self, f:Tensor, # f(v) from `encode` [B,C,h,w]

@@ -68,6 +68,67 @@ def _split_strip(img:np.ndarray, path, frame_width):
     if w % fw: raise ValueError(f"{path}: a strip {w} px wide does not split into frames {fw} px wide; pass frame_width=")
     return np.ascontiguousarray(img[0].reshape(h, w // fw, fw, 3).transpose(1, 0, 2, 3))
 
+# %% ../nbs/00_video.ipynb #6123beea
+def _quarter_turns(frame) -> int:
+    "Counter-clockwise quarter turns that ffmpeg's autorotate gives a frame with this display matrix (0 for odd angles, as ffmpeg)."
+    r = getattr(frame, 'rotation', 0) or 0                      # the display matrix, counter-clockwise degrees
+    k = round(r / 90)
+    return k % 4 if abs(r - 90 * k) < 1 else 0
+
+class _FrameStack:
+    "Collects decoded PyAV frames into one uint8 array [T,H,W,3]; in place when the container says how many to expect."
+    def __init__(self, expect:int): self.expect, self.buf, self.extra, self.n = expect, None, [], 0
+    def add(self, f):
+        if self.buf is None:
+            self.turns, self.hw = _quarter_turns(f), (f.height, f.width)
+            h, w = self.hw
+            shape = (w, h, 3) if self.turns % 2 else (h, w, 3)
+            try: self.buf = np.empty((max(self.expect, 1),) + shape, np.uint8)
+            except MemoryError: self.buf = np.empty((1,) + shape, np.uint8)          # an absurd claim: collect instead
+        same = (f.height, f.width) == self.hw                                            # else scale to the first size, as ffmpeg does
+        a = f.to_ndarray(format='rgb24', **({} if same else dict(height=self.hw[0], width=self.hw[1])))
+        if self.turns: a = np.rot90(a, self.turns)
+        if self.n < len(self.buf): self.buf[self.n] = a
+        else: self.extra.append(a)                                                       # more frames than the container said
+        self.n += 1
+    def array(self) -> np.ndarray:
+        if self.buf is None: return np.zeros((0, 0, 0, 3), np.uint8)
+        head = self.buf[:min(self.n, len(self.buf))]                                     # fewer frames than the container said
+        return np.concatenate([head, np.stack(self.extra)]) if self.extra else head
+
+def _decode_pass(path:Path, threads:str):
+    "Decode the main video stream of `path` once with PyAV: (frames, problems seen, packets holding data)."
+    import av
+    problems, packets = [], 0
+    with av.open(str(path)) as c:
+        s = c.streams.best('video')                                                      # as ffmpeg picks it: not a cover picture
+        if s is None: raise ValueError("the file holds no video stream")
+        s.thread_type = threads
+        out = _FrameStack(s.frames)
+        def decode(pkt):
+            try: return s.decode(pkt)
+            except av.error.FFmpegError as e: problems.append(e); return []            # like ffmpeg: skip what the decoder rejects
+        demux = c.demux(s)
+        while True:
+            try: pkt = next(demux)
+            except StopIteration: break                                                  # PyAV has flushed the decoder
+            except av.error.FFmpegError as e:                                            # cut off or damaged: keep what decoded
+                problems.append(e)
+                for f in decode(None): out.add(f)
+                break
+            if pkt.size: packets += 1
+            if pkt.is_corrupt: problems.append('a damaged packet')
+            for f in decode(pkt): out.add(f)
+    return out.array(), problems, packets
+
+def _read_av(path:Path) -> np.ndarray:
+    "Every frame of a video file's main video stream, once and in order, as uint8 [T,H,W,3]."
+    frames, problems, packets = _decode_pass(path, 'AUTO')
+    if problems or len(frames) < packets: frames, problems, packets = _decode_pass(path, 'NONE')
+    if len(frames) == 0: raise ValueError("no frame decodes" + (f" ({problems[0]})" if problems else ''))
+    if problems: warnings.warn(f"{path}: the file is damaged or cut off ({problems[0]}); read the {len(frames)} frames that decode")
+    return frames
+
 # %% ../nbs/00_video.ipynb #a017bf01
 def read_video(path, # a video file (.mp4 .avi .mov .mkv .webm .gif), a folder of frames, or a PNG/JPG strip
                frame_width:int|None=None, # width of one frame in a strip (default: the strip's height)
@@ -80,7 +141,7 @@ def read_video(path, # a video file (.mp4 .avi .mov .mkv .webm .gif), a folder o
         ext = path.suffix.lower()
         if path.stat().st_size == 0: raise ValueError(f"{path}: the file is empty (0 bytes)")
         try:
-            if ext in VIDEO_EXTS: frames = iio.imread(path, index=None, plugin='FFMPEG')
+            if ext in VIDEO_EXTS: frames = _read_av(path)
             elif ext == '.gif': frames = iio.imread(path, index=None, mode='RGBA')
             elif ext in IMAGE_EXTS: frames = iio.imread(path)
             else: raise ValueError(f"{path}: unknown video format {ext!r}; use one of {VIDEO_EXTS + ('.gif',) + IMAGE_EXTS} or a folder of frames")

@@ -272,6 +272,12 @@ CASES = [
     Case('train: an unreadable frame at step 3 keeps steps 1-3', 'kpvp_train_keypoints', lambda w: NEW1(w, '--steps', '20', '--ckpt-every', '100'), 1,
          ('000001.png: cannot read this frame', 'checkpoint written at step 3'), setup=break_video_at_step(3), changes=NEW_RUN,
          check=checkpoint_at_least('new/checkpoints', 3)),
+    Case('train: --resume with a changed setting is refused', 'kpvp_train_keypoints', lambda w: S1(w, '--steps', '4', '--resume', '--lambda-sep', '0.3'), 2,
+         ('a resumed run keeps its config', 'lambda_sep (--lambda-sep): 1 -> 0.3')),
+    Case('train: any config field from the command line', 'kpvp_train_keypoints', lambda w: NEW1(w, '--steps', '1', '--lambda-sep', '0.5', '--gap', '2,3', '--no-channels-last'), 0,
+         ('trained to step 1',), changes=NEW_RUN, check=lambda w, o: _saved(w / 'new', lambda_sep=0.5, gap=[2, 3], channels_last=False)),
+    Case('train: a malformed tuple', 'kpvp_train_keypoints', lambda w: NEW1(w, '--gap', '2,x'), 2, ('--gap takes comma-separated ints',), check=file_absent('new')),
+    Case('train: gap out of order', 'kpvp_train_keypoints', lambda w: NEW1(w, '--gap', '5,2'), 2, ('gap must be two whole numbers 1 <= a <= b',), check=file_absent('new')),
     Case('train: the run folder is a file', 'kpvp_train_keypoints', lambda w: S1(w, '--steps', '2')[:3] + [w / 'img.png'] + S1(w)[4:], 1, ('not a folder',)),
     Case('train: no such data folder', 'kpvp_train_keypoints', lambda w: ['--data', w / 'nodata'] + NEW1(w, '--steps', '2')[2:], 1, ('nodata',), check=file_absent('new')),
     Case('train: an empty data folder', 'kpvp_train_keypoints', lambda w: ['--data', w / 'empty'] + NEW1(w, '--steps', '2')[2:], 1, ('empty',),
@@ -298,6 +304,9 @@ CASES = [
          setup=lambda w: (shutil.rmtree(w / 'run' / 'motion'), sorted((w / 'run' / 'keypoints' / 'train').glob('*/*.npy'))[0].write_bytes(b'junk'))),
     Case('motion: no pseudo-labels and no --data', 'kpvp_train_motion', lambda w: S2(w, '--steps', '4'), 1, ('kpvp_extract_keypoints',),
          setup=lambda w: (shutil.rmtree(w / 'run' / 'motion'), shutil.rmtree(w / 'run' / 'keypoints'))),
+    Case('motion: --resume with a changed setting is refused', 'kpvp_train_motion', lambda w: S2(w, '--steps', '4', '--resume', '--lambda-kl', '5'), 2,
+         ('a resumed run keeps its config', 'lambda_kl (--lambda-kl): 0.1 -> 5')),
+    Case('motion: --scale out of order', 'kpvp_train_motion', lambda w: S2(w, '--scale', '1.2,0.5'), 2, ('scale must be two numbers 0 < lo <= hi',)),
     Case('motion: no such run', 'kpvp_train_motion', lambda w: ['--run', w / 'nowhere', '--steps', '2'], 1, ('nowhere: no such run folder',), check=file_absent('nowhere')),
     Case('motion: a folder that is not a stage-1 run', 'kpvp_train_motion', lambda w: ['--run', w / 'data', '--steps', '2'], 1, ('not a stage-1 run folder',)),
     Case('motion: another process holds stage 2', 'kpvp_train_motion', lambda w: S2(w, '--steps', '4', '--resume'), 1, ('is in use by process',),
@@ -377,6 +386,10 @@ def _nan_stop(run:Path, out):
     step = int(re.search(r'non-finite (?:loss|weights) at step (\d+)', out).group(1))
     no_checkpoint_after(run / 'checkpoints', step)(run, out)
 
+def _saved(run:Path, **want):
+    cfg = json.loads((run / 'config.json').read_text())
+    for k, v in want.items(): assert cfg[k] == v, (k, cfg[k], v)
+
 def _no_temporaries(w:Path):
     left = [p.name for p in w.iterdir() if p.name.startswith('.out.mp4')]
     assert not left, left
@@ -408,6 +421,16 @@ def test_fault(case, world, tmp_path, capsys):
 
 def teardown_module():
     for p in _children: p.kill()
+
+@pytest.mark.parametrize('script, cls', [('kpvp_train_keypoints', 'kpvp_nb.stage1:Stage1Config'), ('kpvp_train_motion', 'kpvp_nb.stage2:Stage2Config')])
+def test_every_config_field_has_a_flag(script, cls, capsys):
+    "The training commands' options are generated from their config dataclasses: every field that is a number, string, flag or tuple can be set."
+    import dataclasses, importlib
+    mod, name = cls.split(':'); C = getattr(importlib.import_module(mod), name)
+    with pytest.raises(SystemExit): SCRIPTS[script].load()(['--help'])
+    h = capsys.readouterr().out
+    missing = [f.name for f in dataclasses.fields(C) if f.name not in ('betas', 'vgg_layers', 'class_cond') and f"--{f.name.replace('_', '-')}" not in h]
+    assert not missing, missing
 
 def test_matrix_size():
     "The issue asks for every listed case and at least 40 more."
