@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_datasets.ipynb #b5bfd4fb
 from __future__ import annotations
-import argparse, hashlib, http.client, json, lzma, os, shutil, socket, sys, tarfile, tempfile, urllib.error, urllib.request, zipfile, zlib
+import argparse, http.client, json, lzma, os, shutil, socket, sys, tarfile, tempfile, urllib.error, urllib.request, zipfile, zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path

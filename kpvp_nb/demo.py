@@ -16,7 +16,7 @@ from .stage1 import get_config, train_keypoints, load_stage1, sample_grid, motio
 from .synthetic import make_synthetic, SKELETON
 from .training import CSVLog, latest_checkpoint
 from .cli import check_range, console_script
-from .video import animate, draw_keypoints, image_grid, kp_to_pixels, write_text_atomic
+from .video import animate, draw_keypoints, kp_to_pixels, write_text_atomic
 from .stage2 import get_config as motion_config, train_motion, motion_scores, format_motion_scores
 from .predict import Predictor, evaluate_predictions, format_predictions
 from .metrics import time_normalised_indices

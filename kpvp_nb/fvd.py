@@ -128,8 +128,7 @@ def kernel_distance(feats_a, # features of the first set [N,D]
     ests = []
     for i in range(n_blocks):
         x, y = a[ia[i]:ia[i + 1]], b[ib[i]:ib[i + 1]]
-        m, n = len(x), len(y)
-        kxx = (x @ x.T / d + 1) ** 3                           # [m, m]
+        kxx = (x @ x.T / d + 1) ** 3                           # [m, m], m = len(x) (n = len(y))
         kyy = (y @ y.T / d + 1) ** 3                           # [n, n]
         kxy = (x @ y.T / d + 1) ** 3                           # [m, n]
         sa, sb = (None if ids is None else ids[lo:hi] for ids, lo, hi in ((ids_a, ia[i], ia[i + 1]), (ids_b, ib[i], ib[i + 1])))

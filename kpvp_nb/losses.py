@@ -4,7 +4,6 @@
 
 # %% ../nbs/05_losses.ipynb #6dddd619
 from __future__ import annotations
-import math
 from pathlib import Path
 
 import torch

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .fvd import FVD_BIAS_NOTE, InceptionI3d, frechet_distance, i3d_features, kernel_distance
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_motion.ipynb #ce41c44b
 from __future__ import annotations
-import hashlib, json, math, os, shutil
+import json, math, os, shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from tqdm.auto import tqdm
 
-from .data import VideoFolder, draw_augment, to_tensor
+from .data import draw_augment, to_tensor
 from .datasets import open_split
 from .metrics import time_normalised_indices
 
@@ -30,10 +30,6 @@ def detector_id(run) -> dict:
     if ck is None: raise FileNotFoundError(f"{run}: no stage-1 checkpoint; train one with kpvp_train_keypoints")
     man = verify_checkpoint(ck)
     return dict(checkpoint=ck.name, sha256=man['files']['models.safetensors'])
-
-def _atomic_save(path:Path, arr:np.ndarray):
-    tmp = path.with_name(path.name + '.tmp.npy')
-    np.save(tmp, arr); os.replace(tmp, path)
 
 @torch.no_grad()
 def extract_keypoints(run, # stage-1 run folder (the detector)
@@ -54,7 +50,7 @@ def extract_keypoints(run, # stage-1 run folder (the detector)
 
 def _extract(run, data, splits, batch_size, device, progress, out, ident):
     from kpvp_nb.stage1 import load_stage1
-    from kpvp_nb.video import write_text_atomic
+    from kpvp_nb.video import atomic_path, write_text_atomic
     meta_p = out / 'detector.json'
     if meta_p.exists() and {k: v for k, v in json.loads(meta_p.read_text()).items() if k in ident} != ident:
         print(f"{out}: made by another detector; extracting again"); shutil.rmtree(out)
@@ -79,7 +75,7 @@ def _extract(run, data, splits, batch_size, device, progress, out, ident):
                 raise FloatingPointError(f"{run}: the detector gave non-finite keypoints on {getattr(r, 'path', r.name)}; "
                                          "its weights are broken (did stage 1 diverge?): retrain or resume stage 1 from a good checkpoint")
             (out / split / r.label).mkdir(parents=True, exist_ok=True)
-            _atomic_save(out / split / r.label / f'{r.name}.npy', kp.numpy().astype(np.float32))
+            with atomic_path(out / split / r.label / f'{r.name}.npy') as tmp: np.save(tmp, kp.numpy().astype(np.float32))
     return out
 
 # %% ../nbs/09_motion.ipynb #934a7fda

@@ -4,19 +4,18 @@
 
 # %% ../nbs/11_predict.ipynb #2bcfb321
 from __future__ import annotations
-import io, json, math, secrets, sys, time
+import json, secrets, time
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
-from torch import nn
 
-from .data import VideoFolder, draw_augment, to_tensor
+from .data import draw_augment, to_tensor
 from .datasets import open_split
 from .stage1 import load_stage1
 from .stage2 import load_motion
-from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, read_video, write_text_atomic
+from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, write_text_atomic
 from .cli import UsageError, check_range, console_script
 from .metrics import time_normalised_indices, evaluate_videos, video_motion
 

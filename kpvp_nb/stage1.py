@@ -4,8 +4,8 @@
 
 # %% ../nbs/07_train_keypoints.ipynb #a6c6b753
 from __future__ import annotations
-import io, json, math, time
-from dataclasses import dataclass, asdict, field, replace, fields
+import io, json, math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from .datasets import open_split, DATASET_PRESETS
 from .keypoints import KeypointDetector
 from .translator import Translator, ImageDiscriminator
 from .losses import VGGPerceptual, d_loss, g_loss
-from .training import Trainer, latest_checkpoint, load_checkpoint, CheckpointError, RunSchedule, check_run, run_lock
+from .training import Trainer, latest_checkpoint, load_checkpoint, RunSchedule, check_run, run_lock
 from .cli import UsageError, check_range, check_fields, console_script, config_arguments, config_overrides, config_changes
 from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels, atomic_path, write_text_atomic
 

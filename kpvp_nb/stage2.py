@@ -4,8 +4,8 @@
 
 # %% ../nbs/10_train_motion.ipynb #1665d9f7
 from __future__ import annotations
-import json, math, time
-from dataclasses import dataclass, asdict, replace
+import json, math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -187,7 +187,7 @@ def load_motion(run, # stage-1 run folder holding motion/ (or the motion folder 
     verify_checkpoint(ck)                                               # before reading a byte of the weights
     with safe_open(ck / 'models.safetensors', 'pt') as f: n_kp = f.get_slice('M.decoder.out.weight').get_shape()[0] // 2
     M = build_motion(cfg, n_kp, len(classes))['M']
-    load_checkpoint(ck, {'M': M}, map_location=device)                  # verifies the files, then loads
+    load_checkpoint(ck, {'M': M}, map_location=device, verify=False)   # verified above                  # verifies the files, then loads
     return M.to(device).eval(), cfg, classes
 
 # %% ../nbs/10_train_motion.ipynb #46d217fc
@@ -242,7 +242,6 @@ def gt_joints(videos:VideoFolder, i:int, size:int) -> np.ndarray:
     "True joints `[T,J,2]` of video `i` in the pixels of the centre crop the networks see."
     kp = videos.keypoints(i)
     if kp is None: raise ValueError(f"{videos.records[i].path}: no keypoint file; the motion scores need data with joints")
-    r = videos.records[i]
     h, w = videos.frames(i, [0]).shape[1:3]
     return draw_augment(h, w, size, train=False).points(kp)
 

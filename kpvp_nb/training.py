@@ -12,7 +12,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
@@ -198,9 +197,10 @@ def load_checkpoint(ckpt, # a checkpoint folder
                     optimizers:dict|None=None, # name -> optimizer to load states into
                     restore_rng:bool=False, # also restore the random states (resuming)
                     map_location='cpu',
+                    verify:bool=True, # check the files against the manifest first (False: the caller just did)
                    ) -> dict:
     "Verify and load a checkpoint; returns its train state (step, extra, ...)."
-    ckpt = Path(ckpt); man = verify_checkpoint(ckpt)
+    ckpt = Path(ckpt); man = verify_checkpoint(ckpt) if verify else json.loads((ckpt / 'manifest.json').read_text())
     try: tensors = load_file(ckpt / 'models.safetensors', device=str(map_location))
     except Exception as e: raise CheckpointError(f"{ckpt / 'models.safetensors'}: not a safetensors file ({e})") from None
     for name, m in (modules or {}).items():
@@ -347,6 +347,7 @@ def run_lock(run, # the run folder (created)
 
 def check_run(run, # the run folder
               resume:bool, # continue it from its newest checkpoint
+              verify:bool=True, # also check the newest checkpoint's files against their SHA-256
              ) -> Path|None: # the checkpoint to resume from, or None for a new run
     "Every check that may refuse training into `run`, made before anything is written there."
     run = Path(run)
@@ -356,7 +357,7 @@ def check_run(run, # the run folder
         raise FileExistsError(f"{run} already holds checkpoints (newest: {ck.name}); pass resume=True (--resume) to continue it, or choose a new run folder")
     if resume and ck is None:
         raise FileNotFoundError(f"{run}: nothing to resume (no checkpoint in {run / 'checkpoints'}); leave out resume=True (--resume) to start a new run there")
-    if ck is not None: verify_checkpoint(ck)
+    if ck is not None and verify: verify_checkpoint(ck)
     return ck
 
 # %% ../nbs/06_training.ipynb #517d9ede
@@ -398,7 +399,6 @@ class Trainer:
             AcceleratorState._reset_state(reset_partial_state=True)
         self.acc = Accelerator(mixed_precision=mixed_precision, cpu=cpu)
         self.device = self.acc.device
-        names = list(modules) + list(optimizers)
         prepared = self.acc.prepare(*modules.values(), *optimizers.values())
         prepared = prepared if isinstance(prepared, (tuple, list)) else [prepared]
         self.modules = dict(zip(modules, prepared[:len(modules)]))
@@ -415,7 +415,8 @@ class Trainer:
     @property
     def ckpt_dir(self): return self.run / 'checkpoints'
     def backward(self, loss):
-        if not torch.isfinite(loss.detach()).all():                     # before the backward pass: inf activations can crash oneDNN
+        if loss.device.type == 'cpu' and not torch.isfinite(loss.detach()).all():   # inf activations can crash oneDNN's backward (a GPU is not
+            # synced here for it: the check after the step catches a NaN there)
             self._check_finite({'loss': float(loss.detach().float().sum())}, self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'])
         self.acc.backward(loss)
     def autocast(self): return self.acc.autocast()
@@ -426,7 +427,7 @@ class NonFiniteLossError(FloatingPointError):
     "A loss became NaN or infinite: the run stops without writing a checkpoint."
 
 def _start(self:Trainer, resume:bool):
-    ck = check_run(self.run, resume)
+    ck = check_run(self.run, resume, verify=False)                      # load_checkpoint verifies it next
     self.run.mkdir(parents=True, exist_ok=True)
     if self.acc.is_main_process: self.log = CSVLog(self.run / 'log.csv')
     if ck is not None:

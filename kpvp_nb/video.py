@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_video.ipynb #79a5def4
 from __future__ import annotations
-import base64, io, os, tempfile, warnings
+import base64, os, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
