@@ -18,6 +18,7 @@ min_python = cfg['min_python']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
 lpips_requirements = cfg.get('lpips_requirements', '').split()
+tutorials_requirements = cfg.get('tutorials_requirements', '').split()   # what only the notebooks use (the library never imports it)
 scripts = [s.strip() for s in cfg.get('console_scripts', '').split() if s.strip()]
 
 setuptools.setup(
@@ -31,9 +32,9 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
-    package_data={cfg['lib_name']: ['data/*', 'data/*/*']},
+    package_data={cfg['lib_name']: ['data/*', 'data/*/*', 'data/*/*/*', 'data/*/*/*/*', 'data/*/*/*/*/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'lpips': lpips_requirements},
+    extras_require={'dev': dev_requirements, 'lpips': lpips_requirements, 'tutorials': tutorials_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),

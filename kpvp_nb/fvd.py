@@ -200,6 +200,8 @@ class MaxPool3dSame(nn.Module):
 # %% ../nbs/12_fvd.ipynb #b630fde2
 class InceptionBranch(nn.ModuleDict):
     "One branch of an inception block: its layers applied in order, keyed by their TF names."
+    def __init__(self, layers:dict|None=None): # TF name -> layer, in the order they apply
+        super().__init__(layers)                                     # (its own signature: show_doc cannot evaluate ModuleDict's)
     def forward(self, x):
         for layer in self.values(): x = layer(x)
         return x

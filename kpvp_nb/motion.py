@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_motion.ipynb #ce41c44b
 from __future__ import annotations
-import json, math, os, shutil
+import json, math, shutil
 from pathlib import Path
 from typing import NamedTuple
 

@@ -4,24 +4,28 @@
 
 # %% ../nbs/11_predict.ipynb #2bcfb321
 from __future__ import annotations
-import json, secrets, time
+import json, os, re, secrets, shutil, tempfile, time
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
+from fastcore.basics import patch
+from safetensors.torch import load_file, save_file
 
 from .data import draw_augment, to_tensor
 from .datasets import open_split
 from .stage1 import load_stage1
 from .stage2 import load_motion
+from .training import latest_checkpoint, verify_checkpoint, sha256_file
 from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, write_text_atomic
 from .cli import UsageError, check_range, console_script
 from .metrics import time_normalised_indices, evaluate_videos, video_motion
 
 # %% auto #0
-__all__ = ['prepare_image', 'Prediction', 'Predictor', 'predict_cli', 'check_size', 'evaluate_predictions', 'format_predictions',
-           'evaluate_cli', 'predict_explorer']
+__all__ = ['PRETRAINED', 'prepare_image', 'Prediction', 'Predictor', 'shipped_models', 'pretrained_path', 'export_model',
+           'predict_cli', 'check_size', 'evaluate_predictions', 'format_predictions', 'evaluate_cli',
+           'predict_explorer']
 
 # %% ../nbs/11_predict.ipynb #c7120fe9
 def prepare_image(image, # a path, a PIL image, or uint8 [H,W,3] (grey [H,W] and RGBA are converted)
@@ -51,6 +55,10 @@ class Prediction(NamedTuple):
     image: np.ndarray # uint8 [H,W,3], the input as the networks saw it
     action: str|None # the class the video was asked for
     seed: int|None = None # the seed of z: predict(..., seed=seed) draws these futures again
+    def __repr__(self):
+        S, T, H, W, _ = self.frames.shape
+        return (f"Prediction({S} sample{'s' * (S != 1)} x {T} frames of {H}x{W}, action={self.action!r}, "
+                f"K={self.keypoints.shape[2]}, seed={self.seed})")
 
 class Predictor:
     "Predict future frames from one image and an action class with a trained run (stage 1 + stage 2)."
@@ -129,14 +137,140 @@ class Predictor:
         kt = pixels_to_kp(torch.as_tensor(np.asarray(keypoints, np.float32)), self.size).to(self.device)
         return self._render(v, self.Q(v).kp.float(), kt, chunk)
 
+# %% ../nbs/11_predict.ipynb #9d7ef73f
+PRETRAINED = {'synthetic': "kpvp_demo's run on the built-in synthetic actors: cpu preset (warp translator), 64x64, 16 keypoints, 7 actions"}
+_HUB_FILES = ['README.md', 'card.json', 'config.json', 'classes.json', 'example.png', 'checkpoints/*/*',
+              'motion/config.json', 'motion/classes.json', 'motion/checkpoints/*/*']
+_re_repo_id = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
+
+def shipped_models() -> Path:
+    "The folder of the models shipped with the package."
+    import kpvp_nb
+    return Path(kpvp_nb.__file__).parent / 'data' / 'pretrained'
+
+def pretrained_path(name, # 'synthetic' (shipped; also 'pretrained:synthetic'), a local model or run folder, or a Hub repo id 'owner/name'
+                    revision:str|None=None, # Hub: a branch, tag or commit (default: main)
+                    cache_dir=None, # Hub: where downloads are kept (default: the Hub's cache, HF_HUB_CACHE)
+                    local_files_only:bool=False, # Hub: never use the network, only the cache (also when HF_HUB_OFFLINE=1)
+                   ) -> Path:
+    "The local folder of a model: shipped with the package, on disk, or downloaded from the Hugging Face Hub (and cached)."
+    s = str(name)
+    if s.startswith('pretrained:'):
+        s = s[len('pretrained:'):]
+        if s not in PRETRAINED: raise ValueError(f"no shipped model {s!r}; the shipped models are {sorted(PRETRAINED)}")
+    if s in PRETRAINED:
+        p = shipped_models() / s
+        if not (p / 'card.json').is_file(): raise FileNotFoundError(f"{p}: the shipped model {s!r} is missing from this install; reinstall kpvp_nb")
+        return p
+    p = Path(s).expanduser()
+    if p.exists():
+        if not p.is_dir(): raise ValueError(f"{p}: a file; give a model or run folder, a shipped model ({sorted(PRETRAINED)}) or a Hub repo id")
+        return p
+    if not _re_repo_id.match(s):
+        raise FileNotFoundError(f"{s}: no such folder, and neither a shipped model ({sorted(PRETRAINED)}) nor a Hugging Face Hub repo id (owner/name)")
+    from huggingface_hub import snapshot_download
+    try: return Path(snapshot_download(s, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, allow_patterns=_HUB_FILES))
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise FileNotFoundError(f"{s}: cannot get this model from the Hugging Face Hub ({type(e).__name__}: {why[:200]}); "
+                                f"check the repo id and the network (offline, only models already in the cache are found)") from None
+
+# %% ../nbs/11_predict.ipynb #732502c1
+def _write_weights(ck:Path, # a verified checkpoint folder
+                   dst:Path, # the checkpoint folder to write
+                   keep:tuple): # module names whose weights are kept
+    "Copy a checkpoint's weights of the `keep` modules, with a manifest."
+    w = {k: v for k, v in load_file(ck / 'models.safetensors').items() if k.split('.')[0] in keep}
+    if not w: raise ValueError(f"{ck}: holds no weights for {keep}")
+    dst.mkdir(parents=True)
+    save_file(w, dst / 'models.safetensors')
+    um = os.umask(0); os.umask(um); os.chmod(dst / 'models.safetensors', 0o666 & ~um)   # the usual permissions, whatever save_file chose
+    step = json.loads((ck / 'manifest.json').read_text())['step']
+    (dst / 'manifest.json').write_text(json.dumps(dict(step=step, files={'models.safetensors': sha256_file(dst / 'models.safetensors')}), indent=1))
+    return step
+
+def _model_card(card:dict) -> str:
+    "The README.md of a model folder, from its card."
+    facts = '\n'.join(f"- **{k}**: {v}" for k, v in card.items() if not isinstance(v, (dict, list)))
+    return (f"---\nlibrary_name: kpvp_nb\ntags: [video-prediction, keypoints, pytorch]\n---\n\n# {card.get('name', 'kpvp_nb model')}\n\n"
+            f"Keypoint detector, image translator and motion generator of [kpvp_nb](https://kpvp-nb.github.io/kpvp_nb/) "
+            f"(Kim et al., NeurIPS 2019). Try it:\n\n```python\nfrom kpvp_nb import Predictor\n"
+            f"pred = Predictor.from_pretrained('{card.get('repo', 'FOLDER')}')\nvideos = pred.predict(IMAGE, ACTION, n_samples=4)\n```\n\n"
+            f"{facts}\n\nThe whole card, with the scores, is in `card.json`.\n")
+
+def export_model(run, # a run folder (stage 1 with motion/) or a model folder
+                    out, # the model folder to write (must not exist, or be empty)
+                    card:dict|None=None, # facts about the model (data, budget, scores) for card.json and README.md
+                    example=None, # an input image to ship with it (a path or uint8 array), saved as example.png
+                   ) -> Path:
+    "The part of a run that `Predictor` needs (weights of Q, T and M, the configs, the classes) as a small model folder."
+    run, out = Path(run), Path(out)
+    ck1, ck2 = latest_checkpoint(run / 'checkpoints'), latest_checkpoint(run / 'motion' / 'checkpoints')
+    if ck1 is None or ck2 is None: raise FileNotFoundError(f"{run}: needs a trained stage 1 and stage 2 (RUN/checkpoints and RUN/motion/checkpoints)")
+    verify_checkpoint(ck1); verify_checkpoint(ck2)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())): raise FileExistsError(f"{out}: exists and is not empty; choose a new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', dir=out.parent))
+    try:
+        for f in ('config.json', 'classes.json', 'motion/config.json', 'motion/classes.json'):
+            if (run / f).exists(): (tmp / f).parent.mkdir(exist_ok=True); shutil.copyfile(run / f, tmp / f)
+        s1 = _write_weights(ck1, tmp / 'checkpoints' / ck1.name, ('Q', 'T'))
+        s2 = _write_weights(ck2, tmp / 'motion' / 'checkpoints' / ck2.name, ('M',))
+        cfg1 = json.loads((run / 'config.json').read_text())
+        card = dict(card or {}, stage1_steps=s1, stage2_steps=s2, size=cfg1['size'], n_kp=cfg1['n_kp'], translator=cfg1.get('translator', 'concat'),
+                    classes=json.loads((run / 'motion' / 'classes.json').read_text()))
+        import kpvp_nb
+        card.setdefault('kpvp_nb', kpvp_nb.__version__)
+        if example is not None:
+            import imageio.v3 as iio
+            iio.imwrite(tmp / 'example.png', prepare_image(example, cfg1['size'])); card['example'] = 'example.png'
+        (tmp / 'card.json').write_text(json.dumps(card, indent=1))
+        (tmp / 'README.md').write_text(_model_card(card))
+        if out.exists(): out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
+    return out
+
+# %% ../nbs/11_predict.ipynb #ba31e95b
+@patch(cls_method=True)
+def from_pretrained(cls:Predictor, name, # 'synthetic' (shipped), a model or run folder, or a Hub repo id 'owner/name': see `pretrained_path`
+                    device:str|None=None, # default: CUDA when available
+                    **kwargs): # revision, cache_dir, local_files_only: see `pretrained_path`
+    "A `Predictor` from a shipped model, a folder or the Hugging Face Hub."
+    return cls(pretrained_path(name, **kwargs), device)
+
+@patch
+def save_pretrained(self:Predictor, out, # the model folder to write
+                    card:dict|None=None, # facts for card.json and the README (merged over the run's own card, if any)
+                    example=None) -> Path: # an input image to ship with it
+    "This predictor's model as a small folder (see `export_model`)."
+    own = json.loads((self.run / 'card.json').read_text()) if (self.run / 'card.json').is_file() else {}
+    ex = example if example is not None else (self.run / 'example.png' if (self.run / 'example.png').is_file() else None)
+    return export_model(self.run, out, {**own, **(card or {})}, ex)
+
+@patch
+def push_to_hub(self:Predictor, repo_id:str, # 'owner/name'
+                card:dict|None=None, # facts for the model card
+                private:bool=False, token:str|None=None, # a Hub token (default: the logged-in one, or HF_TOKEN)
+                commit_message:str='Upload kpvp_nb model') -> str: # the URL of the commit
+    "Upload this predictor's model folder to a Hugging Face Hub repository (created if needed)."
+    from huggingface_hub import HfApi
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory() as d:
+        folder = self.save_pretrained(Path(d) / 'model', {**(card or {}), 'repo': repo_id})
+        api.create_repo(repo_id, repo_type='model', private=private, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type='model', commit_message=commit_message)
+    return str(getattr(info, 'commit_url', info))
+
 # %% ../nbs/11_predict.ipynb #95f97fab
 @console_script('kpvp_predict')
 def predict_cli(argv:list|None=None):
     "Console script `kpvp_predict`: videos from one image and an action class."
     import argparse
     ap = argparse.ArgumentParser(prog='kpvp_predict', description='Predict future frames from one image and an action class.')
-    ap.add_argument('--run', required=True, help='run folder (stage 1, with stage 2 in RUN/motion)')
-    ap.add_argument('--image', required=True, help='input image (any size: short side resized, centre crop)')
+    ap.add_argument('--run', required=True, help="run or model folder, a shipped model ('pretrained:synthetic') or a Hugging Face Hub repo id (owner/name)")
+    ap.add_argument('--image', help='input image (any size: short side resized, centre crop)')
     ap.add_argument('--action', help='action class name (leave out for one-class models); --list-actions shows them')
     ap.add_argument('--samples', type=int, default=1, help='futures to draw, written side by side')
     ap.add_argument('--frames', type=int, default=32, help='frames to predict')
@@ -154,8 +288,9 @@ def predict_cli(argv:list|None=None):
         if not a.out: ap.error('--out is required')
         if Path(a.out).suffix.lower() not in ('.mp4', '.gif'): ap.error(f"--out must end in .mp4 or .gif, got {a.out}")
         if Path(a.out).is_dir(): ap.error(f"--out {a.out} is a folder; give a file name ending in .mp4 or .gif")
+        if not a.image: ap.error('--image is required')
         if not Path(a.image).is_file(): raise FileNotFoundError(f"--image {a.image}: no such image file")
-    pred = Predictor(a.run, a.device)
+    pred = Predictor.from_pretrained(a.run, a.device)
     if a.list_actions: print('\n'.join(pred.classes) or '(a one-class model: no action)'); return
     action = a.action
     if action is not None and action.isdigit() and action not in pred.classes: action = int(action)

@@ -11,6 +11,8 @@ def sh_blocks(text):
 
 def test_readme_is_generated_from_index():
     assert (ROOT / 'README.md').read_text() == readme_text(), "README.md is stale: run `python tests/make_readme.py`"
+    for name in re.findall(r'\]\(nbs/images/(index_\w+\.png)\)', readme_text()):
+        assert (ROOT / 'nbs' / 'images' / name).is_file(), f"nbs/images/{name} is missing: run `python tests/make_readme.py`"
 
 def test_readme_has_exactly_two_commands_and_ci_runs_the_test_one():
     blocks = sh_blocks((ROOT / 'README.md').read_text())
