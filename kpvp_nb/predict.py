@@ -157,7 +157,7 @@ def pretrained_path(name, # 'synthetic' (shipped; also 'pretrained:synthetic'), 
     s = str(name)
     if s.startswith('pretrained:'):
         s = s[len('pretrained:'):]
-        if s not in PRETRAINED: raise ValueError(f"no shipped model {s!r}; the shipped models are {sorted(PRETRAINED)}")
+        if s not in PRETRAINED: raise ValueError(f"{name}: no shipped model {s!r}; the shipped models are {sorted(PRETRAINED)}")
     if s in PRETRAINED:
         p = shipped_models() / s
         if not (p / 'card.json').is_file(): raise FileNotFoundError(f"{p}: the shipped model {s!r} is missing from this install; reinstall kpvp_nb")
@@ -174,6 +174,11 @@ def pretrained_path(name, # 'synthetic' (shipped; also 'pretrained:synthetic'), 
         why = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise FileNotFoundError(f"{s}: no such folder, and cannot get this model from the Hugging Face Hub ({type(e).__name__}: {why[:200]}); "
                                 f"check the path, or the repo id and the network (offline, only models already in the Hub's cache are found)") from None
+
+def _run_argument(run) -> Path:
+    "A command's `--run`: `pretrained_path`, with the flag named in its error."
+    try: return pretrained_path(run)
+    except (FileNotFoundError, ValueError) as e: raise type(e)(f"--run {e}") from None
 
 # %% ../nbs/11_predict.ipynb #732502c1
 def _write_weights(ck:Path, # a verified checkpoint folder
@@ -290,7 +295,7 @@ def predict_cli(argv:list|None=None):
         if Path(a.out).is_dir(): ap.error(f"--out {a.out} is a folder; give a file name ending in .mp4 or .gif")
         if not a.image: ap.error('--image is required')
         if not Path(a.image).is_file(): raise FileNotFoundError(f"--image {a.image}: no such image file")
-    pred = Predictor.from_pretrained(a.run, a.device)
+    pred = Predictor(_run_argument(a.run), a.device)
     if a.list_actions: print('\n'.join(pred.classes) or '(a one-class model: no action)'); return
     action = a.action
     if action is not None and action.isdigit() and action not in pred.classes: action = int(action)
@@ -446,7 +451,7 @@ def evaluate_cli(argv:list|None=None):
     a = ap.parse_args(argv)
     check_range('--samples', a.samples, 1, integer=True); check_range('--max-videos', a.max_videos, 1, integer=True)
     check_range('--temperature', a.temperature, 0); check_range('--size', a.size, 1, integer=True); check_range('--bootstrap', a.bootstrap, 0, integer=True)
-    a.run = pretrained_path(a.run)                                        # a run or model folder, a shipped model, a Hub repo id
+    a.run = _run_argument(a.run)                                          # a run or model folder, a shipped model, a Hub repo id
     if not Path(a.data).exists(): raise FileNotFoundError(f"--data {a.data}: no such folder")
     if a.json and Path(a.json).is_dir(): ap.error(f"--json {a.json} is a folder; give a file name")
     if a.size is not None and (Path(a.run) / 'config.json').exists():      # before loading I3D
