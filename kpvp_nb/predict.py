@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_predict.ipynb #2bcfb321
 from __future__ import annotations
-import json, os, re, secrets, shutil, tempfile, time
+import json, re, secrets, shutil, tempfile, time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,12 +13,13 @@ import torch
 from fastcore.basics import patch
 from safetensors.torch import load_file, save_file
 
+import kpvp_nb
 from .data import draw_augment, to_tensor
 from .datasets import open_split
 from .stage1 import load_stage1
 from .stage2 import load_motion
 from .training import latest_checkpoint, verify_checkpoint, sha256_file
-from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, write_text_atomic
+from .video import as_rgb_uint8, to_uint8, kp_to_pixels, pixels_to_kp, write_video, write_text_atomic, atomic_path
 from .cli import UsageError, check_range, console_script
 from .metrics import time_normalised_indices, evaluate_videos, video_motion
 
@@ -145,7 +146,6 @@ _re_repo_id = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
 
 def shipped_models() -> Path:
     "The folder of the models shipped with the package."
-    import kpvp_nb
     return Path(kpvp_nb.__file__).parent / 'data' / 'pretrained'
 
 def pretrained_path(name, # 'synthetic' (shipped; also 'pretrained:synthetic'), a local model or run folder, or a Hub repo id 'owner/name'
@@ -188,8 +188,7 @@ def _write_weights(ck:Path, # a verified checkpoint folder
     w = {k: v for k, v in load_file(ck / 'models.safetensors').items() if k.split('.')[0] in keep}
     if not w: raise ValueError(f"{ck}: holds no weights for {keep}")
     dst.mkdir(parents=True)
-    save_file(w, dst / 'models.safetensors')
-    um = os.umask(0); os.umask(um); os.chmod(dst / 'models.safetensors', 0o666 & ~um)   # the usual permissions, whatever save_file chose
+    with atomic_path(dst / 'models.safetensors', check=False) as f: save_file(w, f)   # with the usual permissions, whatever save_file chose
     step = json.loads((ck / 'manifest.json').read_text())['step']
     (dst / 'manifest.json').write_text(json.dumps(dict(step=step, files={'models.safetensors': sha256_file(dst / 'models.safetensors')}), indent=1))
     return step
@@ -224,7 +223,6 @@ def export_model(run, # a run folder (stage 1 with motion/) or a model folder
         cfg1 = json.loads((run / 'config.json').read_text())
         card = dict(card or {}, stage1_steps=s1, stage2_steps=s2, size=cfg1['size'], n_kp=cfg1['n_kp'], translator=cfg1.get('translator', 'concat'),
                     classes=json.loads((run / 'motion' / 'classes.json').read_text()))
-        import kpvp_nb
         card.setdefault('kpvp_nb', kpvp_nb.__version__)
         if example is not None:
             import imageio.v3 as iio
