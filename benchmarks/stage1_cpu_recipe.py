@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from kpvp_nb.evaluate import apply_regressor, fit_regressor, landmark_error
 from kpvp_nb.keypoints import KeypointDetector
-from kpvp_nb.stage1 import random_affine, warp_images, warp_points
+from kpvp_nb.losses import random_affine, warp_images, warp_points
 from kpvp_nb.synthetic import ACTIONS, render_video
 from kpvp_nb.translator import Translator
 from kpvp_nb.video import kp_to_pixels

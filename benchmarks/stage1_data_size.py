@@ -19,7 +19,8 @@ import torch
 
 from kpvp_nb.data import VideoFolder
 from kpvp_nb.evaluate import evaluate_run
-from kpvp_nb.metrics import time_normalised_indices, psnr
+from kpvp_nb.data import time_normalised_indices
+from kpvp_nb.metrics import psnr
 from kpvp_nb.predict import Predictor, prepare_image
 from kpvp_nb.stage1 import get_config, train_keypoints
 from kpvp_nb.synthetic import make_synthetic

@@ -2,7 +2,7 @@
 
 Copies a trained stage-1 run (its config, last checkpoint and pseudo-labels, not its motion/) to a
 scratch folder, trains `train_motion` there with the `cpu` preset plus JSON overrides for the steps
-given or at most N minutes, one thread, scores it with `kpvp_nb.stage2.motion_scores` (class
+given or at most N minutes, one thread, scores it with `kpvp_nb.evaluate.motion_scores` (class
 accuracy of generated futures against chance and real clips, diversity, statistics) and appends
 the result to benchmarks/results/stage2_cpu_recipe.json.
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from kpvp_nb.stage2 import get_config, train_motion, motion_scores
+from kpvp_nb.evaluate import motion_scores
+from kpvp_nb.stage2 import get_config, train_motion
 from kpvp_nb.training import latest_checkpoint
 
 torch.set_num_threads(1)

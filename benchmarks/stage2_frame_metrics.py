@@ -1,7 +1,7 @@
 """Frame-level scores of the whole pipeline for a stage-2 variant: the motion a generator draws decides how
 it fares against the frozen first frame. Copies a finished stage-1 run (with its pseudo-labels) to RUN,
 trains the stage-2 `cpu` preset with some fields replaced for 6,000 steps (unless the fields say otherwise),
-then scores it the way notebooks 10 and 11 do (motion_scores, and evaluate_predictions with 4 samples: PSNR,
+then scores it the way notebook 14 does (motion_scores, and evaluate_predictions with 4 samples: PSNR,
 SSIM, L1 against frozen and oracle, and the model's PSNR per frame) and scores the mode (temperature 0).
 
     python benchmarks/stage2_frame_metrics.py nbs/runs/pipeline nbs/runs/synth1400 /tmp/r2 '{"repeat_input": false, "gan_on_prior": 0}'
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from kpvp_nb.metrics import psnr
-from kpvp_nb.predict import evaluate_predictions, format_predictions
-from kpvp_nb.stage2 import train_motion, get_config, motion_scores, format_motion_scores
+from kpvp_nb.evaluate import evaluate_predictions, format_predictions, motion_scores, format_motion_scores
+from kpvp_nb.stage2 import train_motion, get_config
 
 if __name__ == '__main__':
     src, data, run = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])

@@ -9,14 +9,14 @@ __all__ = []
 # %% ../nbs/17_api.ipynb #cc40363c
 _API = {  # name -> the module that defines it
     'Predictor': 'predict', 'Prediction': 'predict', 'pretrained_path': 'predict', 'export_model': 'predict',
-    'prepare_image': 'predict', 'evaluate_predictions': 'predict', 'format_predictions': 'predict', 'PRETRAINED': 'predict',
+    'prepare_image': 'predict', 'evaluate_predictions': 'evaluate', 'format_predictions': 'evaluate', 'PRETRAINED': 'predict',
     'make_synthetic': 'synthetic', 'ACTIONS': 'synthetic',
     'VideoFolder': 'data', 'FramePairs': 'data', 'open_dataset': 'datasets', 'open_split': 'datasets', 'download': 'datasets',
     'read_video': 'video', 'write_video': 'video', 'show_images': 'video', 'animate': 'video', 'draw_keypoints': 'video',
     'KeypointDetector': 'keypoints', 'Translator': 'translator', 'MotionGenerator': 'motion',
     'Stage1Config': 'stage1', 'train_keypoints': 'stage1', 'load_stage1': 'stage1',
-    'Stage2Config': 'stage2', 'train_motion': 'stage2', 'load_motion': 'stage2', 'motion_scores': 'stage2',
-    'evaluate_run': 'evaluate', 'evaluate_videos': 'metrics', 'load_i3d': 'fvd',
+    'Stage2Config': 'stage2', 'train_motion': 'stage2', 'load_motion': 'stage2', 'motion_scores': 'evaluate',
+    'evaluate_run': 'evaluate', 'evaluate_videos': 'metrics', 'load_i3d': 'i3d_weights',
 }   # no name of a submodule (fvd, demo, ...): importing it would replace the attribute
 
 def __getattr__(name):

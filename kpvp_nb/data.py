@@ -13,11 +13,11 @@ import torch
 from PIL import Image, ImageEnhance, ImageFilter
 from torch.utils.data import Dataset
 
-from .video import IMAGE_EXTS, VIDEO_EXTS, read_video
+from .video import IMAGE_EXTS, VIDEO_EXTS, as_rgb_uint8, read_video, write_video
 
 # %% auto #0
 __all__ = ['FILTERS', 'FILTER_NAMES', 'VideoRecord', 'VideoFolder', 'Augment', 'draw_augment', 'pair_indices', 'to_tensor',
-           'FramePairs', 'video_to_folder']
+           'FramePairs', 'clip_starts', 'time_normalised_indices', 'time_normalised_clip', 'video_to_folder']
 
 # %% ../nbs/02_data.ipynb #781ff128
 @dataclass
@@ -92,7 +92,6 @@ def _frames(self:VideoFolder, i:int, idx=None) -> np.ndarray:
     if r.path.is_dir() and not self.cache:
         files = _frame_files(r.path)
         if idx is None: return read_video(r.path)
-        from kpvp_nb.video import as_rgb_uint8
         import imageio.v3 as iio
         out = []
         for j in idx:
@@ -216,6 +215,8 @@ class FramePairs(Dataset):
         self.videos, self.size, self.gap, self.train, self.spv, self.seed, self.aug_kwargs = videos, size, gap, train, samples_per_video, seed, aug_kwargs
         self.same_p = same_p
     def __len__(self): return len(self.videos) * self.spv
+    @property
+    def n_items(self) -> int: return len(self.videos)    # `SampleStream` permutes the videos; a pair is drawn within one
     def __getitem__(self, idx:int) -> dict:
         "Sample `idx` (random draws from torch's global generator when training, fixed per `idx` otherwise)."
         g = None if self.train else torch.Generator().manual_seed(self.seed * 1_000_003 + idx)
@@ -237,6 +238,49 @@ class FramePairs(Dataset):
             out['kp_source'], out['kp_target'] = torch.from_numpy(aug.points(kp[a])), torch.from_numpy(aug.points(kp[b]))
         return out
 
+# %% ../nbs/02_data.ipynb #5dd96b90
+def clip_starts(n_frames:int, # length L of the video
+                n_out:int=33, # frames in the clip
+               ) -> range: # the legal first frames s
+    "First frames s at which a time-normalised clip of `n_out` frames fits: all s with s + (n_out-1)*floor(L/n_out) < L."
+    if n_frames < n_out: return range(1)                                 # short videos are stretched from frame 0
+    return range(n_frames - (n_frames // n_out) * (n_out - 1))
+
+# %% ../nbs/02_data.ipynb #a3c7c5e8
+def time_normalised_indices(n_frames:int, # length L of the video
+                            n_out:int=33, # frames in the clip (the paper: 1 input + 32 predicted)
+                            start:int=0, # first frame s (for L >= n_out)
+                           ) -> np.ndarray: # int frame indices [n_out]
+    "Frame indices s + i*floor(L/n_out) of a time-normalised clip; interpolated for videos shorter than n_out."
+    if n_frames < 1 or n_out < 1:
+        raise ValueError(f"need n_frames >= 1 and n_out >= 1, got {n_frames} and {n_out}")
+    if n_frames < n_out:
+        if start:
+            raise ValueError(f"a video of {n_frames} < {n_out} frames is interpolated over its whole length: "
+                             "start must be 0")
+        return np.round(np.linspace(0, n_frames - 1, n_out)).astype(int)
+    starts = clip_starts(n_frames, n_out)
+    if start not in starts:
+        raise ValueError(f"start must lie in [0, {starts[-1]}] for {n_frames} frames and gap {n_frames // n_out}, "
+                         f"got {start}")
+    return start + n_frames // n_out * np.arange(n_out)
+
+# %% ../nbs/02_data.ipynb #c6138dc1
+def time_normalised_clip(kp:np.ndarray, # keypoints of a whole video [L,K,2]
+                         n_out:int=33, # frames in the clip (k0 and the 32 to predict)
+                         start:int|None=None, # first frame (None: draw it with `g`; ignored for L < n_out)
+                         g:torch.Generator|None=None,
+                        ) -> np.ndarray: # [n_out,K,2]
+    "A clip of `n_out` frames with stride floor(L / n_out); videos shorter than `n_out` are interpolated linearly."
+    L = len(kp)
+    if L < 2: raise ValueError(f"a clip needs a video of at least 2 frames, got {L}")
+    if L < n_out:
+        t = np.linspace(0, L - 1, n_out)
+        i0 = np.floor(t).astype(int).clip(0, L - 2); w = (t - i0)[:, None, None]
+        return ((1 - w) * kp[i0] + w * kp[i0 + 1]).astype(np.float32)
+    if start is None: start = int(torch.randint(0, len(clip_starts(L, n_out)), (1,), generator=g))
+    return kp[time_normalised_indices(L, n_out, start)]
+
 # %% ../nbs/02_data.ipynb #854870c7
 def video_to_folder(frames:np.ndarray, # uint8 [T,H,W,3], already cropped/resized as wanted
                     out, # dataset root to write
@@ -246,7 +290,6 @@ def video_to_folder(frames:np.ndarray, # uint8 [T,H,W,3], already cropped/resize
                     test_segments=None, # indices of the held-out segments (default: the last ones, by `test_frac`)
                    ) -> Path:
     "Cut one video into segments and write them as a one-class video folder (frame folders)."
-    from kpvp_nb.video import write_video
     n = len(frames) // segment
     if n < 2: raise ValueError(f"{len(frames)} frames make fewer than 2 segments of {segment}; use a shorter segment")
     test = set(range(n - max(1, round(n * test_frac)), n)) if test_segments is None else {int(i) for i in test_segments}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_datasets.ipynb #b5bfd4fb
 from __future__ import annotations
-import argparse, http.client, json, lzma, os, shutil, socket, sys, tarfile, tempfile, urllib.error, urllib.request, zipfile, zlib
+import http.client, json, lzma, os, shutil, socket, sys, tarfile, tempfile, urllib.error, urllib.request, zipfile, zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,14 +14,15 @@ import scipy.io
 from PIL import Image
 
 from .data import VideoFolder, VideoRecord
-from .video import IMAGE_EXTS, VIDEO_EXTS, read_video, write_text_atomic
+from .synthetic import ACTIONS, render_video
+from .video import IMAGE_EXTS, VIDEO_EXTS, read_video, write_text_atomic, write_video
 
 # %% auto #0
 __all__ = ['PENN_ACTIONS', 'DATASET_OPTIONS', 'SCORING_OPTIONS', 'DATASET_PRESETS', 'DATASET_SOURCES', 'PennSplit', 'penn_split',
            'PennLabel', 'read_penn_label', 'write_penn_video', 'dataset_options', 'loader_options', 'make_mini_penn',
            'resize_short_side', 'PennAction', 'FramesFolder', 'make_mini_frames', 'detect_layout', 'dataset_root',
            'open_dataset', 'open_split', 'DownloadError', 'download', 'ArchiveError', 'safe_extract', 'manual_steps',
-           'prepare_dataset', 'prepare_data_cli']
+           'prepare_dataset']
 
 # %% ../nbs/14_datasets.ipynb #9c73b002
 PENN_ACTIONS = ('baseball_pitch', 'baseball_swing', 'bench_press', 'bowl', 'clean_and_jerk', 'golf_swing', 'jump_rope',
@@ -129,7 +130,7 @@ def write_penn_video(root, # dataset root (holds frames/ and labels/)
 
 # %% ../nbs/14_datasets.ipynb #5f3c27f6
 DATASET_OPTIONS = 'kpvp_dataset.json'   # optional file in a dataset root: loader keyword arguments (and SCORING_OPTIONS)
-SCORING_OPTIONS = ('ref_joints',)       # keys of that file that describe the data to the scorers (notebook 08), not loader arguments
+SCORING_OPTIONS = ('ref_joints',)       # keys of that file that describe the data to the scorers (notebook 14), not loader arguments
 
 def dataset_options(root) -> dict:
     "Loader options stored in `ROOT/kpvp_dataset.json` (e.g. {\"missing\": \"skip\"} for a partial copy), or {}."
@@ -151,7 +152,6 @@ def make_mini_penn(root, # folder to write (frames/ and labels/)
                    seed:int=0,
                   ) -> Path:
     "Write a miniature Penn Action (synthetic figures, real format) with video ids and classes from the paper's split."
-    from kpvp_nb.synthetic import render_video, ACTIONS
     sp, root = penn_split(), Path(root)
     per_class = per_class or {0: (1, 1), 1: (1, 0), 2: (1, 0)}
     H, W = size
@@ -191,7 +191,7 @@ def _scale_points(kp, hw_from, hw_to):
 def _penn_root(root:Path) -> Path:
     if (root / 'labels').is_dir() or (root / 'frames').is_dir(): return root
     if (root / 'Penn_Action').is_dir(): return root / 'Penn_Action'
-    if not root.exists(): raise FileNotFoundError(f"{root}: Penn Action root not found (run `kpvp_prepare_data --dataset penn --root DIR`, then pass DIR/Penn_Action)")
+    if not root.exists(): raise FileNotFoundError(f"{root}: Penn Action root not found (run `kpvp_prepare_data --dataset penn --data DIR`, then pass DIR/Penn_Action)")
     raise FileNotFoundError(f"{root}: not a Penn Action root: expected frames/ and labels/ (or a Penn_Action/ folder holding them)")
 
 def _jpgs(d:Path) -> list:
@@ -358,8 +358,6 @@ def make_mini_frames(root, # dataset root to write (train/ and test/)
                      n_frames:int=12, size:int=48, seed:int=0,
                     ) -> Path:
     "Write a miniature NEMO/MGIF-style dataset (synthetic figures) in Siarohin et al.'s layout."
-    from kpvp_nb.synthetic import render_video, ACTIONS
-    from kpvp_nb.video import write_video
     root = Path(root)
     for j in range(n_train + n_test):
         split, fmt = ('train' if j < n_train else 'test'), formats[j % len(formats)]
@@ -462,7 +460,7 @@ def dataset_root(name_or_root, # a preset name ('penn', 'nemo', 'mgif') or a dat
     key = str(name_or_root)
     if key in DATASET_PRESETS:
         root = Path(root) if root is not None else Path(os.environ.get('KPVP_DATA', 'data')) / key
-        if not root.exists(): raise FileNotFoundError(f"{root}: no {key} data here; run `kpvp_prepare_data --dataset {key} --root {root}` (or pass root=, or set $KPVP_DATA)")
+        if not root.exists(): raise FileNotFoundError(f"{root}: no {key} data here; run `kpvp_prepare_data --dataset {key} --data {root}` (or pass root=, or set $KPVP_DATA)")
         return _nested(root)
     if root is not None: raise ValueError("root= goes with a preset name; pass the dataset root as the first argument")
     return _nested(Path(name_or_root))
@@ -694,13 +692,13 @@ def manual_steps(name:str, # 'penn', 'nemo' or 'mgif'
         return (f"Manual steps for {s['title']}:\n"
                 f"  1. download {s['url']} ({s['note']}; page: {s['page']})\n"
                 f"  2. put it at {root / s['archive']} (or anywhere, and pass --archive FILE: a file given so is never modified)\n"
-                f"  3. run again: kpvp_prepare_data --dataset penn --root {root}\n"
+                f"  3. run again: kpvp_prepare_data --dataset penn --data {root}\n"
                 f"     it unpacks the archive and checks it; then open it with open_dataset('penn', root='{root}')")
     links = '\n'.join(f"       {l}" for l in s['links'])
     return (f"Manual steps for {s['title']}:\n"
             f"  1. download the dataset (a browser is needed for Yandex Disk) from\n{links}\n"
             f"  2. unpack it so that {root}/train/ and {root}/test/ hold the videos (or pass the downloaded .zip/.tar with --archive FILE)\n"
-            f"  3. run again: kpvp_prepare_data --dataset {name} --root {root}   (it checks and counts the videos)\n"
+            f"  3. run again: kpvp_prepare_data --dataset {name} --data {root}   (it checks and counts the videos)\n"
             f"  Note: {s['note']}.")
 
 # %% ../nbs/14_datasets.ipynb #91df89a9
@@ -776,21 +774,3 @@ def prepare_dataset(name:str, # 'penn', 'nemo' or 'mgif'
     if not _report(name, data, say): say("  (counts differ from the paper's; training still works on what is there)")
     say(f"open it with: open_dataset('{name}', 'train', root='{data}')")
     return data
-
-# %% ../nbs/14_datasets.ipynb #b4f7cfe3
-from .cli import console_script
-
-@console_script('kpvp_prepare_data')
-def prepare_data_cli(argv:list|None=None, # arguments (default: the command line)
-                    ) -> None:
-    "Command line: download and prepare one of the paper's datasets (`kpvp_prepare_data --help`)."
-    ap = argparse.ArgumentParser(prog='kpvp_prepare_data', description="Download (Penn Action) or check (UvA-NEMO, MGIF) one of the paper's datasets.",
-                                 epilog='NEMO and MGIF need a browser to download: the command prints the links and where to put the files.')
-    ap.add_argument('--dataset', required=True, choices=list(DATASET_SOURCES), help='which dataset')
-    ap.add_argument('--root', required=True, help='folder for the data (created)')
-    ap.add_argument('--archive', help='an archive you downloaded by hand (Penn_Action.tar.gz, or the NEMO/MGIF .zip)')
-    ap.add_argument('--url', help='Penn Action: download from this URL instead (a mirror)')
-    ap.add_argument('--no-download', '--no_download', dest='no_download', action='store_true', help='never download; print the manual steps when the archive is missing')
-    ap.add_argument('--quiet', action='store_true')
-    a = ap.parse_args(argv)
-    prepare_dataset(a.dataset, a.root, archive=a.archive, url=a.url, download_ok=not a.no_download, quiet=a.quiet)

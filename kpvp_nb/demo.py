@@ -11,20 +11,22 @@ import numpy as np
 import torch
 
 from .data import VideoFolder, draw_augment, to_tensor
-from .evaluate import evaluate_run, format_scores
-from .stage1 import get_config, train_keypoints, load_stage1, sample_grid, motion_grid, moving_batch, _fixed_batch, scale_schedule
+from .evaluate import (evaluate_run, format_scores, motion_scores, format_motion_scores, evaluate_predictions,
+                              format_predictions)
+from .stage1 import (get_config, train_keypoints, load_stage1, sample_grid, motion_grid, moving_batch, fixed_batch,
+                            scale_schedule)
 from .synthetic import make_synthetic, SKELETON
 from .training import CSVLog, latest_checkpoint
-from .cli import check_range, console_script
+from .checks import check_range
 from .video import animate, draw_keypoints, kp_to_pixels, write_text_atomic
-from .stage2 import get_config as motion_config, train_motion, motion_scores, format_motion_scores
-from .predict import Predictor, evaluate_predictions, format_predictions
-from .metrics import time_normalised_indices
-from .motion import extract_keypoints
+from .stage2 import get_config as motion_config, train_motion
+from .predict import Predictor
+from .data import time_normalised_indices
+from .pseudolabels import extract_keypoints
+from .i3d_weights import load_i3d
 
 # %% auto #0
-__all__ = ['gallery_html', 'keypoints_html', 'curves_b64', 'predictions_html', 'write_report', 'stage1_step_seconds', 'demo',
-           'demo_cli']
+__all__ = ['gallery_html', 'keypoints_html', 'curves_b64', 'predictions_html', 'write_report', 'stage1_step_seconds', 'demo']
 
 # %% ../nbs/15_demo.ipynb #f43cf80a
 def _png_b64(img:np.ndarray) -> str:
@@ -124,7 +126,7 @@ def write_report(out, # demo folder (the report goes to out/index.html)
                 ) -> Path:
     "Write a self-contained HTML report of the demo."
     Q, T, cfg = load_stage1(run)
-    grid = sample_grid(Q, T, _fixed_batch(VideoFolder(data, 'test'), cfg, n=6))
+    grid = sample_grid(Q, T, fixed_batch(VideoFolder(data, 'test'), cfg, n=6))
     mgrid = motion_grid(Q, T, moving_batch(VideoFolder(data, 'test'), cfg, n=6))
     parts = [f'<h1>kpvp_nb demo</h1><p class="note">{html.escape(json.dumps(info))}</p>',
              '<h2>Predicted videos</h2><p>For one held-out video of every action class, the network saw only the first frame and the class name. '
@@ -136,7 +138,8 @@ def write_report(out, # demo folder (the report goes to out/index.html)
              'motion how much a video moves (mean |frame t - frame 0|), to be read against the truth\'s.</p>',
              _pre(format_predictions(scores['video'])),
              *(['<p class="note">The same with z = 0 (temperature 0), the decoder\'s mode: one future per image, the one a point forecast would give. '
-                'Frame scores reward it, because a drawn future of another phase or speed than the true one is penalised twice (notebook 11).</p>',
+                'Frame scores reward it, because a drawn future of another phase or speed than the true one is penalised twice '
+                '(notebook 14).</p>',
                 _pre(format_predictions(scores['video_mode']))] if 'video_mode' in scores else []),
              '<h3>The motion generator</h3><p class="note">An action classifier trained on true joint sequences judges sequences mapped from keypoints to joints; '
              'diversity is the distance between two futures of one image; the statistics compare generated and real keypoint motion.</p>',
@@ -185,7 +188,7 @@ def demo(out='demo', # folder for the dataset, the run and the report
          seed:int=0,
          progress:bool=True,
          fvd:bool=False, # also FVD and KVD of the videos: outside the budget (about 4 more minutes on 2 CPU cores)
-         i3d=None, # the I3D for FVD (default: `kpvp_nb.fvd.load_i3d()`, the TF-Hub weights, 47 MB downloaded once)
+         i3d=None, # the I3D for FVD (default: `kpvp_nb.i3d_weights.load_i3d()`, the TF-Hub weights, 47 MB downloaded once)
         ) -> Path:
     "Synthetic data, both stages within the time budget, scores against baselines, and `out/index.html`."
     check_range('minutes (--minutes)', minutes, 0, above=True); check_range('videos (--videos)', videos, 14, integer=True)
@@ -194,7 +197,6 @@ def demo(out='demo', # folder for the dataset, the run and the report
     if out.exists() and not out.is_dir(): raise FileExistsError(f"{out}: exists and is not a folder; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     if fvd and i3d is None:                                              # first, so that a failed download stops nothing
-        from kpvp_nb.fvd import load_i3d
         i3d = load_i3d(device='cuda' if torch.cuda.is_available() else 'cpu')
     vm = ('psnr', 'ssim', 'l1', 'motion_l1', 'motion') + (('fvd', 'kvd') if fvd else ())
     B = minutes * 60
@@ -204,7 +206,7 @@ def demo(out='demo', # folder for the dataset, the run and the report
         make_synthetic(data, videos, size=64, n_frames=40, seed=seed, test_frac=.1, jitter=0., progress=progress, overwrite=True)   # only its own folder
     t_data = time.time()
     resume = latest_checkpoint(run / 'checkpoints') is not None          # an earlier demo, interrupted: continue it
-    cfg1 = get_config('cpu', seed=seed, same_p=0.2)                      # still pairs: the first predicted frames (notebook 10)
+    cfg1 = get_config('cpu', seed=seed, same_p=0.2)                      # still pairs: the first predicted frames (notebook 91)
     if not resume:                                                       # the preset's schedules, stretched to the steps that fit
         sps = stage1_step_seconds(data, cfg1, out / 'probe', time_limit=0.05 * B)
         cfg1 = scale_schedule(cfg1, max(1, int(0.97 * (left(0.55) - 3) / sps)))
@@ -228,15 +230,3 @@ def demo(out='demo', # folder for the dataset, the run and the report
     print(f"{info['minutes']} minutes; report: {p}")
     return p
 
-@console_script('kpvp_demo')
-def demo_cli(argv:list|None=None): # arguments (default: the command line)
-    "Console script `kpvp_demo`: the main job: synthetic data, both stages within the time budget, scores, and an HTML report."
-    import argparse
-    ap = argparse.ArgumentParser(prog='kpvp_demo', description='The main job: synthetic data, both stages within the time budget, scores, and an HTML report.')
-    ap.add_argument('--out', default='demo', help='folder for the dataset, the run and the report (default: demo)')
-    ap.add_argument('--minutes', type=float, default=15., help='time budget (default: 15)')
-    ap.add_argument('--videos', type=int, default=700, help='synthetic videos, a tenth held out (default: 700)')
-    ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--fvd', action='store_true', help='also FVD/KVD (downloads the pretrained I3D once; about 4 more minutes on 2 CPU cores, outside the budget)')
-    a = ap.parse_args(argv)
-    demo(a.out, a.minutes, a.videos, a.seed, fvd=a.fvd)

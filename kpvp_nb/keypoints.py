@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
+from .layers import ImageEncoder, conv_bn_relu, scale_channels, check_images
+
 # %% auto #0
-__all__ = ['coord_grid', 'soft_argmax', 'gaussian_maps', 'scale_channels', 'conv_bn_relu', 'ImageEncoder', 'KeypointOutput',
-           'KeypointDetector']
+__all__ = ['coord_grid', 'soft_argmax', 'gaussian_maps', 'KeypointOutput', 'KeypointDetector']
 
 # %% ../nbs/03_heatmap_bottleneck.ipynb #c2777767
 def coord_grid(n:int, # number of pixels along the axis
@@ -47,57 +48,6 @@ def gaussian_maps(kp:Tensor, # keypoints [B,K,2], (x, y) in [-1, 1]
     gy = coord_grid(H, kp.device, kp.dtype).view(1, 1, H, 1)
     d2 = (gx - kp[..., 0, None, None]) ** 2 + (gy - kp[..., 1, None, None]) ** 2   # |u - k|^2, [B,K,H,W]
     return torch.exp(-d2 * inv_std ** 2)
-
-# %% ../nbs/03_heatmap_bottleneck.ipynb #8eed40ac
-def scale_channels(c:int, # channel count at width 1
-                   width:float, # width multiplier
-                  ) -> int:
-    "Channel count `c * width`, rounded, at least 1."
-    return max(1, int(round(c * width)))
-
-# %% ../nbs/03_heatmap_bottleneck.ipynb #71af8a45
-def conv_bn_relu(c_in:int, # input channels
-                 c_out:int, # output channels
-                 ks:int=3, # kernel size (odd; 'same' padding)
-                 stride:int=1, # 2 halves the resolution
-                 bn_momentum:float=0.1, # PyTorch BatchNorm momentum (0.001 = TF decay 0.999)
-                ) -> nn.Sequential:
-    "Convolution (no bias) + BatchNorm + ReLU: the unit every block of Q and of the translator is made of."
-    return nn.Sequential(nn.Conv2d(c_in, c_out, ks, stride, ks // 2, bias=False),
-                         nn.BatchNorm2d(c_out, momentum=bn_momentum),
-                         nn.ReLU(inplace=True))
-
-# %% ../nbs/03_heatmap_bottleneck.ipynb #9f0c4655
-def _check_images(v:Tensor, multiple:int, who:str):
-    "Raise a helpful error unless `v` is a batch of RGB images whose sides are multiples of `multiple`."
-    if v.ndim != 4 or v.shape[1] != 3:
-        raise ValueError(f"{who}: expected images [B,3,H,W] in [-1, 1], got shape {tuple(v.shape)}")
-    if v.shape[2] % multiple or v.shape[3] % multiple:
-        raise ValueError(f"{who}: image sides must be multiples of {multiple}, got {tuple(v.shape[2:])}; resize or crop (e.g. to 64x64 or 128x128)")
-
-class ImageEncoder(nn.Module):
-    "Blocks b0..b{depth-1} of Q's encoder; returns every block's output, full resolution first."
-    def __init__(self,
-                 depth:int=4, # number of blocks: 4 for Q (down to 1/8), 3 for the translator (1/4)
-                 width:float=1.0, # channel multiplier
-                 bn_momentum:float=0.1, # PyTorch BatchNorm momentum (0.001 = TF decay 0.999)
-                ):
-        super().__init__()
-        if not 1 <= depth <= 4: raise ValueError(f"ImageEncoder: depth must be 1..4, got {depth}")
-        self.channels = [scale_channels(c, width) for c in (32, 64, 128, 256)[:depth]]
-        blocks, c_in = [], 3
-        for i, c in enumerate(self.channels):
-            first = conv_bn_relu(c_in, c, 7, 1, bn_momentum) if i == 0 else conv_bn_relu(c_in, c, 3, 2, bn_momentum)
-            blocks.append(nn.Sequential(first, conv_bn_relu(c, c, 3, 1, bn_momentum)))
-            c_in = c
-        self.blocks = nn.ModuleList(blocks)
-
-    def forward(self, v:Tensor, # images [B,3,H,W] in [-1, 1]
-               ) -> list[Tensor]: # [b0 [B,32w,H,W], b1 [B,64w,H/2,W/2], ...]
-        feats = []
-        for b in self.blocks:
-            v = b(v); feats.append(v)
-        return feats
 
 # %% ../nbs/03_heatmap_bottleneck.ipynb #8addacb4
 class KeypointOutput(NamedTuple):
@@ -135,7 +85,7 @@ class KeypointDetector(nn.Module):
 
     def forward(self, v:Tensor, # images [B,3,H,W] in [-1, 1], H and W multiples of 8
                ) -> KeypointOutput:
-        _check_images(v, 8, 'KeypointDetector')
+        check_images(v, 8, 'KeypointDetector')
         b0, b1, b2, b3 = self.encoder(v)
         x = self.decoder[0](b3)                                        # [B,128w,H/8,W/8]
         for stage, skip in zip(self.decoder[1:], (b2, b1, b0)):

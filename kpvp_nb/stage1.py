@@ -4,7 +4,6 @@
 
 # %% ../nbs/07_train_keypoints.ipynb #a6c6b753
 from __future__ import annotations
-import io, json, math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,38 +16,33 @@ from .datasets import open_split, DATASET_PRESETS
 from .keypoints import KeypointDetector
 from .translator import Translator, ImageDiscriminator
 from .losses import VGGPerceptual, d_loss, g_loss
-from .training import Trainer, latest_checkpoint, load_checkpoint, RunSchedule, check_run, run_lock
-from .cli import UsageError, check_range, check_fields, console_script, config_arguments, config_overrides, config_changes
-from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels, atomic_path, write_text_atomic
+from .losses import random_affine, warp_images, warp_points, pyramid_l1, separation_loss
+from .training import Run, Trainer, TrainConfig, load_checkpoint, check_run, run_lock
+from .checks import UsageError, check_fields
+from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels, atomic_path
 
 # %% auto #0
-__all__ = ['PRESETS', 'Stage1Config', 'get_config', 'scale_schedule', 'build_models', 'build_perceptual', 'random_affine',
-           'warp_images', 'warp_points', 'motion_weighted_l1', 'pyramid_l1', 'separation_loss', 'Stage1Step',
-           'sample_grid', 'moving_batch', 'motion_grid', 'train_keypoints', 'load_stage1', 'train_keypoints_cli',
-           'moved_render', 'keypoint_explorer']
+__all__ = ['PRESETS', 'Stage1Config', 'get_config', 'scale_schedule', 'build_models', 'build_perceptual', 'Stage1Step',
+           'sample_grid', 'moving_batch', 'motion_grid', 'fixed_batch', 'train_keypoints', 'load_stage1']
 
 # %% ../nbs/07_train_keypoints.ipynb #5682f158
 _pos, _nonneg, _share, _count = dict(lo=0, above=True), dict(lo=0), dict(lo=0, hi=1), dict(lo=1, integer=True)
-_STAGE1_RULES = dict(size=dict(lo=8, integer=True), n_kp=_count, width=_pos, warp_std=_pos, batch_size=_count, steps=_count, lr=_pos,
-                     lr_decay=dict(lo=0, hi=1, above=True), lr_period=_pos, lambda_vgg=_nonneg, lambda_gan=_nonneg, lambda_pix=_nonneg,
-                     same_p=_share, max_rot=dict(lo=0, hi=180), flip_p=_share, filter_p=_share, bn_momentum=_share, inv_std=_pos,
-                     logit_scale=_pos, lambda_eq=_nonneg, eq_rot=_nonneg, eq_scale=dict(lo=0, hi=1, below=True), eq_shift=_nonneg,
-                     motion_weight=_nonneg, motion_fade_end=_nonneg, pix_scales=_count, lambda_sep=_nonneg, sep_std=_pos,
-                     num_workers=dict(lo=0, integer=True), seed=dict(lo=0, integer=True), ckpt_every=_count,
-                     sample_every=dict(lo=0, integer=True), log_every=_count)
+_STAGE1_RULES = dict(size=dict(lo=8, integer=True), n_kp=_count, width=_pos, warp_std=_pos, lambda_vgg=_nonneg, lambda_gan=_nonneg, lambda_pix=_nonneg,
+                     same_p=_share, max_rot=dict(lo=0, hi=180), flip_p=_share, filter_p=_share,
+                     bn_momentum=_share, inv_std=_pos, logit_scale=_pos,
+                     lambda_eq=_nonneg, eq_rot=_nonneg, eq_scale=dict(lo=0, hi=1, below=True),
+                     eq_shift=_nonneg, motion_weight=_nonneg, motion_fade_end=_nonneg, pix_scales=_count,
+                     lambda_sep=_nonneg, sep_std=_pos, sample_every=dict(lo=0, integer=True))
 
 @dataclass
-class Stage1Config(RunSchedule):
-    "Everything that defines a stage-1 run (defaults: the paper's recipe)."
+class Stage1Config(TrainConfig):
+    "Everything that defines a stage-1 run (defaults: the paper's recipe); the shared training fields are `TrainConfig`'s."
     size:int = 128               # frames are size x size
     n_kp:int = 40                # K keypoints (Penn Action: 40; UvA-NEMO: 15; MGIF: 60)
     width:float = 1.0            # channel multiplier of Q, T and D (1.0 = the paper)
     translator:str = 'concat'    # 'concat' (authors' code), 'analogy' (the paper's wording) or 'warp' (moves pixels; notebook 04)
     warp_std:float = 0.15        # warp translator: each keypoint's reach in the motion field, [-1, 1] units
-    batch_size:int = 32          # per process (under `accelerate launch` the global batch is this times the processes); the paper: 32, the authors' code: 16
     steps:int = 150_000          # train until this step (the schedules are fractions of it)
-    lr:float = 1e-4              # learning rate of Adam (all networks)
-    betas:tuple = (0.5, 0.999)   # Adam's betas
     lr_decay:float = 0.95        # x0.95 per `lr_period` of the run, continuously (the code) or stepwise (`lr_staircase`, the paper)
     lr_period:float = 20_000 / 150_000   # a fraction of `steps` (the paper: 20,000 of 150,000 iterations)
     lr_staircase:bool = False    # decay in steps of `lr_period` (the paper) rather than continuously (the code)
@@ -74,32 +68,34 @@ class Stage1Config(RunSchedule):
     pix_scales:int = 1           # the pixel L1 on an image pyramid of this many scales (1 = full resolution only)
     lambda_sep:float = 0.0       # separation prior: keypoints of one frame kept apart (0 = the paper)
     sep_std:float = 0.15         # its length scale, in [-1, 1] units
-    mixed_precision:str = 'no'   # 'no', 'bf16' or 'fp16'
     channels_last:bool = False   # channels-last memory format (faster convolutions on CPUs and tensor cores)
     num_workers:int = 2          # DataLoader worker processes
-    seed:int = 0                 # random seed of the weights and the data stream
-    ckpt_every:int = 2000        # steps between checkpoints
     sample_every:int = 2000      # steps between sample pictures in RUN/samples (0: none)
-    log_every:int = 50           # steps between rows of log.csv
 
     def __post_init__(self):
+        super().__post_init__()
         check_fields(self, _STAGE1_RULES)
-        if not (len(self.gap) == 2 and all(isinstance(g, int) and g >= 1 for g in self.gap) and self.gap[0] <= self.gap[1]):
-            raise UsageError(f"gap must be two whole numbers 1 <= a <= b (frames between the two of a pair), got {self.gap!r}")
-        if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise UsageError(f"mixed_precision (--mixed-precision) must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
-        if self.translator not in Translator.modes: raise UsageError(f"translator must be one of {Translator.modes}, got {self.translator!r}")
-        if self.pix_scales < 1 or self.size % 2 ** (self.pix_scales - 1): raise UsageError(f"pix_scales must be >= 1 and 2^(pix_scales-1) must divide size, got {self.pix_scales} for size {self.size}")
-        if self.steps < 1 or self.lr_period <= 0 or self.motion_fade_end < 0:
-            raise UsageError(f"need steps >= 1, lr_period > 0 and motion_fade_end >= 0, got {self.steps}, {self.lr_period}, {self.motion_fade_end}")
-        if self.vgg not in ('imagenet', 'random', 'none'): raise UsageError(f"vgg must be 'imagenet', 'random' or 'none', got {self.vgg!r}")
+        if not (len(self.gap) == 2 and all(isinstance(g, int) and g >= 1 for g in self.gap)
+                and self.gap[0] <= self.gap[1]):
+            raise UsageError(f"gap must be two whole numbers 1 <= a <= b (frames between the two of a pair), "
+                             f"got {self.gap!r}")
+        if self.translator not in Translator.modes:
+            raise UsageError(f"translator must be one of {Translator.modes}, got {self.translator!r}")
+        if self.pix_scales < 1 or self.size % 2 ** (self.pix_scales - 1):
+            raise UsageError(f"pix_scales must be >= 1 and 2^(pix_scales-1) must divide size, "
+                             f"got {self.pix_scales} for size {self.size}")
+        if self.vgg not in ('imagenet', 'random', 'none'):
+            raise UsageError(f"vgg must be 'imagenet', 'random' or 'none', got {self.vgg!r}")
         if self.size % 8: raise UsageError(f"size must be a multiple of 8, got {self.size}")
-        self.betas, self.gap, self.vgg_layers = tuple(self.betas), tuple(self.gap), tuple(self.vgg_layers)
+        self.gap, self.vgg_layers = tuple(self.gap), tuple(self.vgg_layers)
 
 # %% ../nbs/07_train_keypoints.ipynb #6dbdf95b
 PRESETS = {
     'paper': Stage1Config(),
-    'cpu': Stage1Config(size=64, n_kp=16, width=0.25, translator='warp', warp_std=0.08, batch_size=8, steps=3000, lr=1e-3, lambda_vgg=0., lambda_gan=0., lambda_pix=1.,
-                        vgg='none', bn_momentum=0.1, inv_std=7.15, logit_scale=10., lambda_eq=1., max_rot=0., flip_p=0., filter_p=0.,
+    'cpu': Stage1Config(size=64, n_kp=16, width=0.25, translator='warp', warp_std=0.08, batch_size=8,
+                        steps=3000, lr=1e-3, lambda_vgg=0., lambda_gan=0., lambda_pix=1., vgg='none',
+                        bn_momentum=0.1, inv_std=7.15, logit_scale=10., lambda_eq=1.,
+                        max_rot=0., flip_p=0., filter_p=0.,
                         motion_weight=5., motion_fade_end=2 / 3, lambda_sep=1., lr_decay=0.1, lr_period=1.,
                         channels_last=True, num_workers=0, ckpt_every=250, sample_every=250, log_every=25),
 }
@@ -125,71 +121,22 @@ def build_models(cfg:Stage1Config,
     "Q, T and (when the GAN term is on) D for a config, initialised from `cfg.seed`; unless `train`, the global random state is left as it was."
     if train: torch.manual_seed(cfg.seed); m = _build(cfg)
     else:
-        with torch.random.fork_rng(devices=[]):                         # a Predictor must not reset its caller's random state
+        with torch.random.fork_rng(devices=[]):         # a Predictor must not reset its caller's random state
             torch.manual_seed(cfg.seed); m = _build(cfg)
     if cfg.channels_last: m = {k: v.to(memory_format=torch.channels_last) for k, v in m.items()}
     return m
 
 def _build(cfg):
-    m = dict(Q=KeypointDetector(cfg.n_kp, width=cfg.width, bn_momentum=cfg.bn_momentum, logit_scale=cfg.logit_scale),
-             T=Translator(cfg.n_kp, mode=cfg.translator, width=cfg.width, bn_momentum=cfg.bn_momentum, inv_std=cfg.inv_std, warp_std=cfg.warp_std))
+    m = dict(Q=KeypointDetector(cfg.n_kp, width=cfg.width, bn_momentum=cfg.bn_momentum,
+                                logit_scale=cfg.logit_scale),
+             T=Translator(cfg.n_kp, mode=cfg.translator, width=cfg.width, bn_momentum=cfg.bn_momentum,
+                          inv_std=cfg.inv_std, warp_std=cfg.warp_std))
     if cfg.lambda_gan > 0: m['D'] = ImageDiscriminator(width=cfg.width)
     return m
 
 def build_perceptual(cfg:Stage1Config) -> VGGPerceptual|None:
     "The VGG-19 loss network, or None when `cfg.vgg == 'none'`."
     return None if cfg.vgg == 'none' else VGGPerceptual(cfg.vgg, layers=cfg.vgg_layers)
-
-# %% ../nbs/07_train_keypoints.ipynb #8a6ee971
-import torch.nn.functional as F
-
-def random_affine(n:int, rot:float=20., scale:float=0.15, shift:float=0.15, device=None, g=None) -> torch.Tensor:
-    "n random similarity warps `[n,2,3]` (rotation in degrees, relative scale, shift in [-1, 1] units)."
-    u = lambda: torch.rand(n, device=device, generator=g) * 2 - 1
-    th, sc = u() * math.radians(rot), 1 + u() * scale
-    c, s = sc * th.cos(), sc * th.sin()
-    return torch.stack([torch.stack([c, -s, u() * shift], 1), torch.stack([s, c, u() * shift], 1)], 1)
-
-def warp_images(x:torch.Tensor, A:torch.Tensor) -> torch.Tensor:
-    "Warp images `[B,C,H,W]` by `A` `[B,2,3]` (output -> input coordinates), border padding."
-    return F.grid_sample(x, F.affine_grid(A, x.shape, align_corners=True), padding_mode='border', align_corners=True)
-
-def warp_points(kp:torch.Tensor, A:torch.Tensor) -> torch.Tensor:
-    "Where keypoints `[B,K,2]` of an image appear in `warp_images(image, A)`."
-    return torch.linalg.solve(A[:, None, :, :2], (kp - A[:, None, :, 2]).unsqueeze(-1)).squeeze(-1)
-
-# %% ../nbs/07_train_keypoints.ipynb #5fe891b1
-def motion_weighted_l1(v_hat:torch.Tensor, # rendered frames [B,C,H,W]
-                       vt:torch.Tensor, # targets v' [B,C,H,W]
-                       v:torch.Tensor, # sources v [B,C,H,W]
-                       alpha:float=0., # weight of the change |v' - v|; 0 = plain L1
-                      ) -> torch.Tensor: # scalar
-    "Pixel L1 between `v_hat` and `vt`, each pixel weighted by 1 + alpha * |vt - v| (normalised per image)."
-    err = (v_hat - vt).abs().mean(1)                                    # [B,H,W]
-    if alpha == 0: return err.mean()
-    w = 1 + alpha * (vt - v).detach().abs().mean(1)                     # [B,H,W], constants
-    return ((w * err).sum((1, 2)) / w.sum((1, 2))).mean()
-
-def pyramid_l1(v_hat:torch.Tensor, vt:torch.Tensor, v:torch.Tensor, # rendered frames, targets, sources [B,C,H,W]
-               alpha:float=0., # motion weighting (see `motion_weighted_l1`)
-               scales:int=1, # 1 = full resolution only; n adds n-1 halvings (2x2 average pooling)
-              ) -> torch.Tensor: # scalar: the mean of the scales' losses
-    "`motion_weighted_l1` averaged over an image pyramid: coarse scales see a misplaced limb from further away."
-    loss = motion_weighted_l1(v_hat, vt, v, alpha)
-    for _ in range(scales - 1):
-        v_hat, vt, v = (F.avg_pool2d(x, 2) for x in (v_hat, vt, v))
-        loss = loss + motion_weighted_l1(v_hat, vt, v, alpha)
-    return loss / scales
-
-def separation_loss(kp:torch.Tensor, # keypoints [B,K,2] in [-1, 1]
-                    std:float=0.15, # length scale sigma_sep in [-1, 1] units
-                   ) -> torch.Tensor: # scalar in [0, 1]
-    "Mean Gaussian affinity of every pair of distinct keypoints of a frame (1: all coincide)."
-    K = kp.shape[1]
-    if K < 2: return kp.new_zeros(())
-    d2 = (kp[:, :, None] - kp[:, None]).pow(2).sum(-1)                  # [B,K,K]
-    aff = torch.exp(-d2 / (2 * std ** 2))
-    return (aff.sum((1, 2)) - K).mean() / (K * (K - 1))                 # drop the diagonal (exp(0) = 1)
 
 # %% ../nbs/07_train_keypoints.ipynb #163cef3f
 class Stage1Step:
@@ -201,8 +148,11 @@ class Stage1Step:
         cfg = self.cfg
         Q, T, D = tr.modules['Q'], tr.modules['T'], tr.modules.get('D')
         v, vt = b['source'], b['target']
-        if cfg.channels_last: v, vt = v.contiguous(memory_format=torch.channels_last), vt.contiguous(memory_format=torch.channels_last)
-        if self.perceptual is not None and next(self.perceptual.parameters()).device != v.device: self.perceptual.to(v.device)
+        if cfg.channels_last:
+            v, vt = (v.contiguous(memory_format=torch.channels_last),
+                     vt.contiguous(memory_format=torch.channels_last))
+        if self.perceptual is not None and next(self.perceptual.parameters()).device != v.device:
+            self.perceptual.to(v.device)
         with tr.autocast():
             if cfg.lambda_eq > 0:                                         # Q(v), Q(v'), Q(W(v')) in one batch
                 A = random_affine(len(v), cfg.eq_rot, cfg.eq_scale, cfg.eq_shift, device=v.device)
@@ -223,13 +173,16 @@ class Stage1Step:
             if self.perceptual is not None:
                 lv = self.perceptual(v_hat, vt); loss = loss + cfg.lambda_vgg * lv; logs['vgg'] = lv.item()
             if cfg.lambda_pix > 0:
-                alpha = cfg.motion_weight * (max(0., 1 - step / (cfg.motion_fade_end * cfg.steps)) if cfg.motion_fade_end > 0 else 1.)
-                lp = pyramid_l1(v_hat, vt, v, alpha, cfg.pix_scales); loss = loss + cfg.lambda_pix * lp; logs['pix'] = lp.item()
+                alpha = cfg.motion_weight * (max(0., 1 - step / (cfg.motion_fade_end * cfg.steps))
+                                             if cfg.motion_fade_end > 0 else 1.)
+                lp = pyramid_l1(v_hat, vt, v, alpha, cfg.pix_scales)
+                loss = loss + cfg.lambda_pix * lp; logs['pix'] = lp.item()
             if D is not None:
                 lg = g_loss(D(out.v_hat)); loss = loss + cfg.lambda_gan * lg; logs['g'] = lg.item()
             if cfg.lambda_eq > 0: loss = loss + cfg.lambda_eq * l_eq; logs['eq'] = l_eq.item()
             if cfg.lambda_sep > 0:
-                ls = separation_loss(torch.cat([k, kt]), cfg.sep_std); loss = loss + cfg.lambda_sep * ls; logs['sep'] = ls.item()
+                ls = separation_loss(torch.cat([k, kt]), cfg.sep_std)
+                loss = loss + cfg.lambda_sep * ls; logs['sep'] = ls.item()
         tr.optimizers['G'].zero_grad(set_to_none=True); tr.backward(loss); tr.optimizers['G'].step()
         logs.update(loss=loss.item(), mask=out.m.mean().item(), l1=(v_hat - vt).abs().mean().item())
         return logs
@@ -251,8 +204,10 @@ def sample_grid(Q:nn.Module, T:nn.Module, batch:dict, # a batch of pairs with 's
     "Columns v, v' with its keypoints, v_hat, s, m for each pair of `batch`."
     v, vt, kt, o = _translate_batch(Q, T, batch)
     S = v.shape[-1]
-    cols = [to_uint8(v), draw_keypoints(to_uint8(vt), kp_to_pixels(kt, S).cpu().numpy(), radius=max(1., S / 40)),
-            to_uint8(o.v_hat.clamp(-1, 1)), to_uint8(o.s.clamp(-1, 1)), to_uint8(o.m.expand(-1, 3, -1, -1), 0, 1)]
+    cols = [to_uint8(v), draw_keypoints(to_uint8(vt), kp_to_pixels(kt, S).cpu().numpy(),
+                                        radius=max(1., S / 40)),
+            to_uint8(o.v_hat.clamp(-1, 1)), to_uint8(o.s.clamp(-1, 1)),
+            to_uint8(o.m.expand(-1, 3, -1, -1), 0, 1)]
     return image_grid(np.stack(cols, 1))
 
 # %% ../nbs/07_train_keypoints.ipynb #162f69e1
@@ -260,7 +215,8 @@ def moving_batch(videos:VideoFolder, cfg:Stage1Config, n:int=4, pool:int=64) -> 
     "The `n` held-out pairs (of a fixed pool) with the most moving pixels."
     ds = FramePairs(videos, cfg.size, cfg.gap, train=False, seed=cfg.seed)
     items = [ds[int(i)] for i in np.linspace(0, len(ds) - 1, min(pool, len(ds))).round().astype(int)]
-    moved = [((it['target'] - it['source']).abs().mean(0) > 0.2).float().mean().item() for it in items]   # 0.1 of the range
+    moved = [((it['target'] - it['source']).abs().mean(0) > 0.2).float().mean().item()   # 0.1 of the range
+             for it in items]
     pick = np.argsort(moved)[::-1][:n]
     return {k: torch.stack([items[i][k] for i in pick]) for k in ('source', 'target')}
 
@@ -269,13 +225,16 @@ def motion_grid(Q:nn.Module, T:nn.Module, batch:dict, # pairs with 'source' and 
     "Does the translation move where the target moved? Source, target, translation, mask, its error, copying's error."
     v, vt, kt, o = _translate_batch(Q, T, batch)
     S = v.shape[-1]
-    heat = lambda e: to_uint8((e.abs().mean(1, keepdim=True) * 2).clamp(0, 1).expand(-1, 3, -1, -1), 0, 1)   # white: error >= 1/4 of the range
-    cols = [to_uint8(v), draw_keypoints(to_uint8(vt), kp_to_pixels(kt, S).cpu().numpy(), radius=max(1., S / 40)),
-            to_uint8(o.v_hat.clamp(-1, 1)), to_uint8(o.m.expand(-1, 3, -1, -1), 0, 1), heat(o.v_hat.clamp(-1, 1) - vt), heat(v - vt)]
+    # white: error >= 1/4 of the range
+    heat = lambda e: to_uint8((e.abs().mean(1, keepdim=True) * 2).clamp(0, 1).expand(-1, 3, -1, -1), 0, 1)
+    cols = [to_uint8(v), draw_keypoints(to_uint8(vt), kp_to_pixels(kt, S).cpu().numpy(),
+                                        radius=max(1., S / 40)),
+            to_uint8(o.v_hat.clamp(-1, 1)), to_uint8(o.m.expand(-1, 3, -1, -1), 0, 1),
+            heat(o.v_hat.clamp(-1, 1) - vt), heat(v - vt)]
     return image_grid(np.stack(cols, 1))
 
 # %% ../nbs/07_train_keypoints.ipynb #09bc7186
-def _fixed_batch(videos:VideoFolder, cfg:Stage1Config, n:int=4) -> dict:
+def fixed_batch(videos:VideoFolder, cfg:Stage1Config, n:int=4) -> dict:
     ds = FramePairs(videos, cfg.size, cfg.gap, train=False, seed=cfg.seed)
     idx = np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int)
     items = [ds[int(i)] for i in idx]
@@ -292,33 +251,28 @@ def train_keypoints(data, # dataset root in the video-folder layout
                     time_limit:float|None=None, # seconds: stop early (with a checkpoint) when training takes longer
                    ) -> Trainer:
     "Train Q and T (stage 1) on the videos under `data`; everything goes to the run folder `out`."
-    out = Path(out)
-    if resume and (out / 'config.json').exists(): cfg = Stage1Config.from_json(out / 'config.json')
-    cfg = cfg or Stage1Config()
-    if steps is not None: cfg = replace(cfg, steps=steps)               # checked by Stage1Config
-    check_range('until', until, 1, integer=True); check_range('time_limit (--time-limit)', time_limit, 0, above=True)
+    out = Path(out); run = Run(out)
+    cfg = run.train_config(Stage1Config, cfg, resume, steps, until, time_limit)
     check_run(out, resume)                                              # every refusal before the first write
-    train = open_split(data, 'train')                                   # any layout: video folder, Penn Action, NEMO/MGIF
-    if resume and (out / 'classes.json').exists() and json.loads((out / 'classes.json').read_text()) != train.classes:
-        raise UsageError(f"{data}: its classes {train.classes} differ from the run's {json.loads((out / 'classes.json').read_text())} ({out / 'classes.json'}); "
-                         "resume with the dataset the run was trained on")
+    train = open_split(data, 'train')                       # any layout: video folder, Penn Action, NEMO/MGIF
+    if resume: run.check_classes(train.classes, data)
     try: test = open_split(data, 'test', train.classes)
-    except FileNotFoundError: test = train                              # no test split: samples from training videos
+    except FileNotFoundError: test = train                  # no test split: samples from training videos
     with run_lock(out):
         models = build_models(cfg, train=True)
         G_params = list(models['Q'].parameters()) + list(models['T'].parameters())
         opts = dict(G=torch.optim.Adam(G_params, cfg.lr, betas=cfg.betas))
         if 'D' in models: opts['D'] = torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas)
-        fixed = _fixed_batch(test, cfg)
+        fixed = fixed_batch(test, cfg)
         def sample_fn(tr, step):
             import imageio.v3 as iio
-            with atomic_path(tr.run / 'samples' / f'step_{step:07d}.png') as tmp: iio.imwrite(tmp, sample_grid(tr.unwrap('Q'), tr.unwrap('T'), fixed))
-        pairs = FramePairs(train, cfg.size, cfg.gap, train=True, same_p=cfg.same_p, max_rot=cfg.max_rot, flip_p=cfg.flip_p, filter_p=cfg.filter_p)
-        tr = Trainer(out, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, cfg.batch_size, until or cfg.steps, config=cfg,
-                     seed=cfg.seed, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, sample_every=cfg.sample_every,
-                     sample_fn=sample_fn, lr_decay=cfg.lr_decay, lr_every=cfg.lr_every, lr_staircase=cfg.lr_staircase,
-                     mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers, cpu=cpu, progress=progress, time_limit=time_limit)
-        if tr.acc.is_main_process: write_text_atomic(out / 'classes.json', json.dumps(train.classes))
+            with atomic_path(tr.run / 'samples' / f'step_{step:07d}.png') as tmp:
+                iio.imwrite(tmp, sample_grid(tr.unwrap('Q'), tr.unwrap('T'), fixed))
+        pairs = FramePairs(train, cfg.size, cfg.gap, train=True, same_p=cfg.same_p, max_rot=cfg.max_rot,
+                           flip_p=cfg.flip_p, filter_p=cfg.filter_p)
+        tr = Trainer.for_config(out, cfg, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, until,
+                                sample_fn=sample_fn, cpu=cpu, progress=progress, time_limit=time_limit)
+        if tr.acc.is_main_process: run.write_classes(train.classes)
         return tr.fit(resume=resume)
 
 
@@ -326,70 +280,10 @@ def train_keypoints(data, # dataset root in the video-folder layout
 def load_stage1(run, # a stage-1 run folder
                 device='cpu') -> tuple[nn.Module, nn.Module, Stage1Config]:
     "The trained detector Q and translator T of a run (inference mode), and its config."
-    run = Path(run)
-    if not (run / 'config.json').exists(): raise FileNotFoundError(f"{run}: not a stage-1 run folder (no config.json); train one with kpvp_train_keypoints")
-    cfg = Stage1Config.from_json(run / 'config.json')
-    ck = latest_checkpoint(run / 'checkpoints')
+    run = Run(run)
+    cfg = run.config(Stage1Config, 'train one with kpvp_train_keypoints', 'stage-1 run')
+    ck = run.latest_checkpoint()
     if ck is None: raise FileNotFoundError(f"{run}: no checkpoint yet; train (or resume) the run first")
     m = build_models(replace(cfg, lambda_gan=0., channels_last=False))
     load_checkpoint(ck, {'Q': m['Q'], 'T': m['T']}, map_location=device)
     return m['Q'].to(device).eval(), m['T'].to(device).eval(), cfg
-
-# %% ../nbs/07_train_keypoints.ipynb #0760d802
-@console_script('kpvp_train_keypoints')
-def train_keypoints_cli(argv:list|None=None): # arguments (default: the command line)
-    "Console script `kpvp_train_keypoints`: train the keypoint detector and the image translator (stage 1)."
-    import argparse
-    ap = argparse.ArgumentParser(prog='kpvp_train_keypoints', description='Train the keypoint detector Q and the image translator T (stage 1).')
-    ap.add_argument('--data', required=True, help='dataset root: the video-folder layout ROOT/{train,test}/<class>/<video>, Penn Action, or NEMO/MGIF (ROOT/{train,test}/<video>)')
-    ap.add_argument('--out', required=True, help='run folder (created): config, checkpoints, logs, samples')
-    ap.add_argument('--preset', default='cpu', choices=sorted(PRESETS), help="starting config: 'cpu' (64x64, small), 'paper' (128x128, GPU), or a dataset's: 'penn', 'nemo', 'mgif'")
-    ap.add_argument('--resume', action='store_true', help='continue the run in --out from its last checkpoint, with its saved config (only --steps and --time-limit may change)')
-    ap.add_argument('--time-limit', type=float, help='seconds: stop early, with a checkpoint')
-    ap.add_argument('--cpu', action='store_true', help='stay on the CPU even when a GPU is present')
-    config_arguments(ap, Stage1Config, {'paper': PRESETS['paper'], 'cpu': PRESETS['cpu']}, skip=('betas', 'vgg_layers'),
-                     choices=dict(translator=list(Translator.modes), vgg=['imagenet', 'random', 'none'], mixed_precision=['no', 'bf16', 'fp16']))
-    a = ap.parse_args(argv)
-    over = config_overrides(a, Stage1Config)
-    if a.resume and (Path(a.out) / 'config.json').exists():
-        changed = config_changes(Stage1Config.from_json(Path(a.out) / 'config.json'), over)
-        if changed: raise UsageError(f"{Path(a.out) / 'config.json'}: a resumed run keeps its config, but these options differ from it: {'; '.join(changed)}. "
-                                     "Leave them out to resume (only --steps and --time-limit may change), or start a new run in another --out")
-    cfg = get_config(a.preset, **over)
-    tr = train_keypoints(a.data, a.out, cfg, resume=a.resume, steps=over.get('steps'), cpu=a.cpu, time_limit=a.time_limit)
-    if tr.acc.is_main_process: print(f"trained to step {tr.step}; run folder: {a.out}")
-
-# %% ../nbs/07_train_keypoints.ipynb #58cfc8fb
-@torch.no_grad()
-def moved_render(Q:nn.Module, T:nn.Module, # trained detector and translator (inference mode)
-                 image:torch.Tensor, # [3,S,S] in [-1, 1]
-                 k:int, # which keypoint to move
-                 dx:float=0., dy:float=0., # offset in [-1, 1] units
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: # frame, mask (uint8 [S,S,3]), keypoints in pixels [K,2]
-    "Render `image` from its own keypoints with keypoint `k` moved by (dx, dy)."
-    dev = next(Q.parameters()).device
-    v = image[None].to(dev)
-    kp = Q(v).kp.float()
-    kt = kp.clone(); kt[0, k] += kp.new_tensor([dx, dy])
-    o = T(v, kp, kt.clamp(-1, 1))
-    S = image.shape[-1]
-    return to_uint8(o.v_hat[0].clamp(-1, 1)), to_uint8(o.m[0].expand(3, -1, -1), 0, 1), kp_to_pixels(kt[0], S).cpu().numpy()
-
-def keypoint_explorer(Q:nn.Module, T:nn.Module, images:torch.Tensor, # [N,3,S,S] in [-1, 1]
-                      scale:int=4): # display magnification
-    "An ipywidgets explorer: pick an image and a keypoint, move it with sliders, see frame and mask."
-    import ipywidgets as W
-    from PIL import Image as PILImage
-    def png(a):
-        b = io.BytesIO(); PILImage.fromarray(a).resize((a.shape[1] * scale, a.shape[0] * scale), PILImage.NEAREST).save(b, 'png'); return b.getvalue()
-    img_i = W.IntSlider(0, 0, len(images) - 1, description='image')
-    kp_i = W.IntSlider(0, 0, Q.n_kp - 1 if hasattr(Q, 'n_kp') else 0, description='keypoint')
-    dx, dy = (W.FloatSlider(0., min=-0.6, max=0.6, step=0.02, description=d) for d in ('dx', 'dy'))
-    views = [W.Image(format='png') for _ in range(2)]
-    def update(*_):
-        fr, m, px = moved_render(Q, T, images[img_i.value], kp_i.value, dx.value, dy.value)
-        views[0].value = png(draw_keypoints(fr, px[kp_i.value:kp_i.value + 1], colors=[[255, 255, 255]], radius=1.5))
-        views[1].value = png(m)
-    for w in (img_i, kp_i, dx, dy): w.observe(update, 'value')
-    update()
-    return W.VBox([W.HBox([img_i, kp_i]), W.HBox([dx, dy]), W.HBox([W.VBox([W.Label('translated frame'), views[0]]), W.VBox([W.Label('mask (white: copied)'), views[1]])])])

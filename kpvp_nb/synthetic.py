@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_synthetic.ipynb #e55fc5ec
 from __future__ import annotations
-import argparse, colorsys, json, math, os, shutil
+import colorsys, json, math, os, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,11 +13,10 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .video import write_video, atomic_path, write_text_atomic
-from .cli import console_script, check_range, UsageError
+from .checks import check_range, UsageError
 
 # %% auto #0
-__all__ = ['JOINT_NAMES', 'SKELETON', 'FLIP_PERM', 'ACTIONS', 'SynthVideo', 'render_video', 'make_synthetic',
-           'make_synthetic_cli']
+__all__ = ['JOINT_NAMES', 'SKELETON', 'FLIP_PERM', 'ACTIONS', 'SynthVideo', 'render_video', 'make_synthetic']
 
 # %% ../nbs/01_synthetic.ipynb #9f31eb85
 JOINT_NAMES = ('head', 'l_shoulder', 'r_shoulder', 'l_elbow', 'r_elbow', 'l_wrist', 'r_wrist',
@@ -562,12 +561,12 @@ def make_synthetic(out, # a new or empty folder, or one `make_synthetic` made; h
     if not actions or len(set(actions)) < len(actions): raise UsageError(f"actions (--actions) must name at least one action, each once, got {list(actions)}")
     n_videos = int(check_range('n_videos (--videos)', n_videos, len(actions), integer=True))   # every action gets a video
     size = int(check_range('size (--size)', size, _MIN_SIZE, integer=True))
-    n_frames = int(check_range('n_frames (--frames)', n_frames, 1, integer=True))
+    n_frames = int(check_range('n_frames (--n-frames)', n_frames, 1, integer=True))
     seed = int(check_range('seed (--seed)', seed, 0, integer=True))
     test_frac = float(check_range('test_frac (--test-frac)', test_frac, 0, 1, below=True))
     fps = float(check_range('fps (--fps)', fps, 0, above=True))
     jitter = float(check_range('jitter (--jitter)', jitter, 0, _MAX_JITTER))
-    workers = None if workers is None else int(check_range('workers (--workers)', workers, 1, integer=True))
+    workers = None if workers is None else int(check_range('workers (--num-workers)', workers, 1, integer=True))
     plan = _plan(n_videos, actions, test_frac)
     out = Path(out)
     replace = _check_out(out, overwrite)                                 # before anything is written
@@ -596,30 +595,3 @@ def make_synthetic(out, # a new or empty folder, or one `make_synthetic` made; h
                 videos=videos)
     write_text_atomic(out / 'meta.json', json.dumps(meta, indent=1))   # last: the dataset is complete
     return out
-
-# %% ../nbs/01_synthetic.ipynb #56fe3d3e
-@console_script('kpvp_make_synthetic')
-def make_synthetic_cli(argv:list|None=None, # arguments (default: the command line)
-                      ) -> None:
-    "Command line: render a synthetic action dataset (`kpvp_make_synthetic --help`)."
-    ap = argparse.ArgumentParser(prog='kpvp_make_synthetic', description="Render kpvp_nb's synthetic action-video dataset with exact joints.")
-    ap.add_argument('--out', required=True, help='a new or empty folder, or one this command made (meta.json, train/, test/)')
-    ap.add_argument('--videos', type=int, default=700, help='videos in all, split evenly over the actions (default 700)')
-    ap.add_argument('--size', type=int, default=64, help='frame size in pixels (default 64)')
-    ap.add_argument('--frames', type=int, default=40, help='frames per video (default 40)')
-    ap.add_argument('--seed', type=int, default=0, help='dataset seed (default 0)')
-    ap.add_argument('--format', choices=['png', 'mp4', 'gif'], default='png', help='png: a folder of frames per video (default)')
-    ap.add_argument('--test-frac', '--test_frac', dest='test_frac', type=float, default=.2, help='test fraction per action (default 0.2)')
-    ap.add_argument('--fps', type=float, default=12, help='frame rate of mp4/gif files (default 12)')
-    ap.add_argument('--actions', nargs='+', default=list(ACTIONS), choices=list(ACTIONS), metavar='ACTION', help=f'subset of {", ".join(ACTIONS)}')
-    ap.add_argument('--jitter', type=float, default=.01, help='camera jitter, fraction of the frame, at most 0.1 (default 0.01; 0 for none)')
-    ap.add_argument('--flat', action='store_true', help='flat one-colour backgrounds instead of cluttered scenes')
-    ap.add_argument('--overwrite', action='store_true', help='replace a dataset this command made in --out (deletes its train/, test/ and meta.json, nothing else)')
-    ap.add_argument('--quiet', action='store_true', help='no progress bar')
-    ap.add_argument('--workers', type=int, default=None, help='processes rendering in parallel (default: one per CPU core)')
-    a = ap.parse_args(argv)
-    out = make_synthetic(a.out, a.videos, a.size, a.frames, a.seed, a.test_frac, a.format, a.fps, a.actions,
-                         a.jitter, 'flat' if a.flat else 'clutter', a.overwrite, not a.quiet, a.workers)
-    meta = json.loads((out / 'meta.json').read_text())
-    print(f"wrote {meta['n_videos']} videos ({sum(meta['counts']['train'].values())} train, "
-          f"{sum(meta['counts']['test'].values())} test) of {a.frames} frames at {a.size}x{a.size} to {out}")

@@ -6,9 +6,9 @@
 from __future__ import annotations
 import csv, hashlib, json, math, os, random, shutil, signal, socket, sys, tempfile, time
 from contextlib import contextmanager
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -16,20 +16,29 @@ from torch.utils.data import DataLoader, Dataset
 from safetensors.torch import save_file, load_file
 from tqdm.auto import tqdm
 
+from .checks import UsageError, check_fields, check_range
 from .video import write_text_atomic
 
 # %% auto #0
-__all__ = ['SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'pack_state', 'unpack_state', 'save_checkpoint',
-           'list_checkpoints', 'read_train_state', 'verify_checkpoint', 'load_checkpoint', 'latest_checkpoint',
-           'lr_factor', 'config_from_dict', 'RunSchedule', 'CSVLog', 'RunLockedError', 'run_lock', 'check_run',
-           'Trainer', 'NonFiniteLossError']
+__all__ = ['Sampled', 'SampleStream', 'stream_loader', 'CheckpointError', 'sha256_file', 'pack_state', 'unpack_state',
+           'save_checkpoint', 'list_checkpoints', 'read_train_state', 'verify_checkpoint', 'load_checkpoint',
+           'latest_checkpoint', 'lr_factor', 'config_from_dict', 'TrainConfig', 'CSVLog', 'RunLockedError', 'run_lock',
+           'check_run', 'Run', 'Trainer', 'NonFiniteLossError']
 
 # %% ../nbs/06_training.ipynb #d7fbfd4c
+@runtime_checkable
+class Sampled(Protocol):
+    "What `SampleStream` streams: `n_items` indices, and `sample(i, g)`, a pure function of the index and the generator."
+    @property
+    def n_items(self) -> int: ... # how many indices `sample` takes (e.g. videos: a pair is drawn within one)
+    def sample(self, i:int, g:torch.Generator|None) -> dict: ...
+
 class SampleStream(Dataset):
     "Sample number `n` of a run -> `dataset.sample(i, g)`, with `i` from a per-epoch permutation and `g` seeded by `(seed, n)`."
-    def __init__(self, dataset, seed:int=0):
-        if not hasattr(dataset, 'sample'): raise TypeError(f"{type(dataset).__name__} needs a `sample(i, g)` method to be streamed")
-        self.dataset, self.seed, self.n = dataset, seed, len(dataset.videos) if hasattr(dataset, 'videos') else len(dataset)
+    def __init__(self, dataset:Sampled, seed:int=0):
+        if not isinstance(dataset, Sampled):
+            raise TypeError(f"{type(dataset).__name__} cannot be streamed: it needs `n_items` and `sample(i, g)` (see `Sampled`)")
+        self.dataset, self.seed, self.n = dataset, seed, dataset.n_items
         self._perm = (None, None)
     def __len__(self): return 2 ** 62
     def index(self, n:int) -> int:
@@ -242,11 +251,37 @@ def config_from_dict(cls, # a config dataclass (Stage1Config, Stage2Config)
     for old, new in _LEGACY_SCHEDULES.items():
         if old in d and new not in d: d[new] = d.pop(old) / max(1, d.get('steps', 1))
     known = {f.name for f in fields(cls)}
-    if set(d) - known: raise ValueError(f"{source}: unknown {cls.__name__} fields {sorted(set(d) - known)}; was it written by another version of kpvp_nb?")
+    if set(d) - known:
+        raise ValueError(f"{source}: unknown {cls.__name__} fields {sorted(set(d) - known)}; "
+                         "was it written by another version of kpvp_nb?")
     return cls(**d)
 
-class RunSchedule:
-    "Mixin of the stage configs: schedules as fractions of `steps` (`lr_period`), and loading a saved config."
+_TRAIN_RULES = dict(batch_size=dict(lo=1, integer=True), steps=dict(lo=1, integer=True), lr=dict(lo=0, above=True),
+                    lr_decay=dict(lo=0, hi=1, above=True), lr_period=dict(lo=0, above=True),
+                    num_workers=dict(lo=0, integer=True), seed=dict(lo=0, integer=True),
+                    ckpt_every=dict(lo=1, integer=True), log_every=dict(lo=1, integer=True))
+
+@dataclass
+class TrainConfig:
+    "The fields every training run has; the stage configs extend it and may change its defaults."
+    batch_size:int = 32          # per process (under `accelerate launch` the global batch is this times the processes)
+    steps:int = 100_000          # train until this step (the schedules are fractions of it)
+    lr:float = 1e-4              # learning rate of Adam (all networks)
+    betas:tuple = (0.5, 0.999)   # Adam's betas
+    lr_decay:float = 0.95        # the learning rate is multiplied by this per `lr_period` of the run
+    lr_period:float = 0.2        # a fraction of `steps`
+    mixed_precision:str = 'no'   # 'no', 'bf16' or 'fp16'
+    num_workers:int = 0          # DataLoader worker processes
+    seed:int = 0                 # random seed of the weights and the data stream
+    ckpt_every:int = 2000        # steps between checkpoints
+    log_every:int = 50           # steps between rows of log.csv
+
+    def __post_init__(self):
+        check_fields(self, _TRAIN_RULES)
+        if self.mixed_precision not in ('no', 'bf16', 'fp16'):
+            raise UsageError(f"mixed_precision (--mixed-precision) must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        self.betas = tuple(self.betas)
+
     @property
     def lr_every(self) -> int: return max(1, round(self.lr_period * self.steps))   # steps per lr_decay factor
 
@@ -254,7 +289,8 @@ class RunSchedule:
     def from_json(cls, path):
         "The config saved in a run folder's config.json (older step-count schedules converted)."
         try: d = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e: raise ValueError(f"{path}: cannot read this config ({e}); restore it from a copy, or start a new run") from None
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: cannot read this config ({e}); restore it from a copy, or start a new run") from None
         if not isinstance(d, dict): raise ValueError(f"{path}: not a config (a JSON object of fields)")
         try: return config_from_dict(cls, d, str(path))
         except (TypeError, ValueError) as e:
@@ -359,6 +395,76 @@ def check_run(run, # the run folder
         raise FileNotFoundError(f"{run}: nothing to resume (no checkpoint in {run / 'checkpoints'}); leave out resume=True (--resume) to start a new run there")
     if ck is not None and verify: verify_checkpoint(ck)
     return ck
+
+# %% ../nbs/06_training.ipynb #c43d440b
+class Run:
+    "A run folder: its config, classes, checkpoints and sub-runs, read and written in one place."
+    def __init__(self, path): self.path = Path(path)
+    def __repr__(self): return f"Run({str(self.path)!r})"
+    def __fspath__(self): return str(self.path)
+    def __truediv__(self, name) -> Path: return self.path / name
+
+    @property
+    def config_file(self) -> Path: return self.path / 'config.json'
+    @property
+    def classes_file(self) -> Path: return self.path / 'classes.json'
+    @property
+    def checkpoints(self) -> Path: return self.path / 'checkpoints'
+    @property
+    def keypoints(self) -> Path: return self.path / 'keypoints'
+    @property
+    def motion(self) -> Run: return Run(self.path / 'motion')
+    def has_config(self) -> bool: return self.config_file.exists()
+
+    def config(self, cls, # the TrainConfig subclass the run was trained with
+               missing:str='train one first', # what to do when there is no config.json
+               what:str='run', # what the folder should be, named in the error ('stage-1 run', ...)
+              ) -> TrainConfig:
+        "The run's config; a missing file raises `FileNotFoundError` with `missing` as the advice."
+        if not self.has_config(): raise FileNotFoundError(f"{self.path}: not a {what} folder (no config.json); {missing}")
+        return cls.from_json(self.config_file)
+
+    def raw_config(self) -> dict:
+        "config.json as a dict ({} when absent), for callers that must tell which stage wrote it."
+        if not self.has_config(): return {}
+        try: d = json.loads(self.config_file.read_text() or '{}')
+        except ValueError as e: raise ValueError(f"{self.config_file}: cannot read this config ({e})") from None
+        return d if isinstance(d, dict) else {}
+
+    def classes(self) -> list[str]|None:
+        "The run's classes (None when the run has no classes.json)."
+        if not self.classes_file.exists(): return None
+        try: c = json.loads(self.classes_file.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{self.classes_file}: cannot read the run's classes ({e}); restore it or start a new run") from None
+        if not (isinstance(c, list) and all(isinstance(x, str) for x in c)):
+            raise ValueError(f"{self.classes_file}: must be a JSON list of class names, got {str(c)[:80]}")
+        return c
+
+    def check_classes(self, classes:list, # the classes of the data a run is resumed with
+                      source, # where they come from (named in the error)
+                     ):
+        "Refuse to resume on data whose classes differ from the run's."
+        saved = self.classes()
+        if saved is not None and saved != list(classes):
+            raise UsageError(f"{source}: its classes {list(classes)} differ from the run's {saved} ({self.classes_file}); "
+                             "resume with the data the run was trained on, or start a new run")
+
+    def write_classes(self, classes:list): write_text_atomic(self.classes_file, json.dumps(list(classes)))
+    def latest_checkpoint(self) -> Path|None: return latest_checkpoint(self.checkpoints)
+
+    def train_config(self, cls, # the stage's TrainConfig subclass
+                     cfg=None, # the config asked for (None: the class defaults; ignored when resuming)
+                     resume:bool=False, # continue the run: its saved config is used
+                     steps:int|None=None, # the run's length (replaces cfg.steps; the schedules are fractions of it)
+                     until:int|None=None, time_limit:float|None=None, # checked here, used by the trainer
+                    ) -> TrainConfig:
+        "The config a training run into this folder uses, after the checks of its arguments."
+        if resume and self.has_config(): cfg = self.config(cls)
+        cfg = cfg or cls()
+        if steps is not None: cfg = replace(cfg, steps=steps)          # checked by the config
+        check_range('until', until, 1, integer=True); check_range('time_limit', time_limit, 0, above=True)
+        return cfg
 
 # %% ../nbs/06_training.ipynb #517d9ede
 def _jsonable(cfg):
@@ -527,3 +633,18 @@ def _agree(self:Trainer, *flags:bool) -> list[bool]:
     return [bool(v > 0) for v in t.tolist()]
 
 Trainer.fit, Trainer._fit_locked, Trainer._agree = _fit, _fit_locked, _agree
+
+# %% ../nbs/06_training.ipynb #a4028478
+def _for_config(cls, run, # run folder
+                cfg:TrainConfig, # the run's config (saved as config.json)
+                modules:dict, optimizers:dict, step_fn:Callable, dataset, # as for `Trainer`
+                steps:int|None=None, # train until this step (default: cfg.steps)
+                **kwargs, # any other `Trainer` argument (cpu, progress, time_limit, sample_fn, ...)
+               ) -> Trainer:
+    "A `Trainer` whose batch, length, schedule, intervals, precision and workers come from `cfg`."
+    opts = dict(seed=cfg.seed, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, lr_decay=cfg.lr_decay,
+                lr_every=cfg.lr_every, mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers)
+    opts.update({k: getattr(cfg, k) for k in ('sample_every', 'lr_staircase') if hasattr(cfg, k)})
+    return cls(run, modules, optimizers, step_fn, dataset, cfg.batch_size, steps or cfg.steps, config=cfg, **{**opts, **kwargs})
+
+Trainer.for_config = classmethod(_for_config)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
 
-from .keypoints import ImageEncoder, conv_bn_relu, coord_grid, gaussian_maps, scale_channels, _check_images
+from .keypoints import coord_grid, gaussian_maps
+from .layers import ImageEncoder, conv_bn_relu, scale_channels, check_images
 
 # %% auto #0
 __all__ = ['blend', 'KeypointEncoder', 'motion_field', 'warp', 'TranslatorOutput', 'Translator', 'ImageDiscriminator']
@@ -112,7 +113,7 @@ class Translator(nn.Module):
     def encode(self, v:Tensor, # reference frames [B,3,H,W] in [-1, 1], H and W multiples of 4
               ) -> Tensor: # f(v) [B,128w,H/4,W/4]
         "Image features f(v); run once per reference frame."
-        _check_images(v, 4, 'Translator')
+        check_images(v, 4, 'Translator')
         return self.encoder(v)[-1]
 
     def _maps(self, f:Tensor, kp:Tensor, kp_t:Tensor) -> tuple[Tensor, Tensor]:

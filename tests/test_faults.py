@@ -144,7 +144,7 @@ def break_video_at_step(step:int, batch:int=2):
         from kpvp_nb.data import VideoFolder
         from kpvp_nb.training import SampleStream
         vids = VideoFolder(w / 'data', 'train')
-        stream = SampleStream(type('Pairs', (), {'videos': vids.records, 'sample': None})(), seed=0)   # the order the run draws videos in
+        stream = SampleStream(type('Pairs', (), {'n_items': len(vids.records), 'sample': lambda self, i, g: None})(), seed=0)   # the order the run draws videos in
         early = {stream.index(n) for n in range(step * batch)}
         i = next(stream.index(n) for n in range(step * batch, 10 ** 4) if stream.index(n) not in early)
         for png in vids.records[i].path.glob('*.png'): png.write_bytes(b'not a png')
@@ -199,11 +199,11 @@ def video_written(rel):
     return c
 
 # ---------------------------------------------------------------- the matrix
-S1 = lambda w, *more: ['--data', w / 'data', '--out', w / 'run', '--preset', 'cpu', '--size', '32', '--n-kp', '4', '--width', '0.125',
+S1 = lambda w, *more: ['--data', w / 'data', '--run', w / 'run', '--preset', 'cpu', '--size', '32', '--n-kp', '4', '--width', '0.125',
                        '--batch-size', '2', *more]
 NEW1 = lambda w, *more: S1(w, *more)[:3] + [w / 'new'] + S1(w, *more)[4:]
 S2 = lambda w, *more: ['--run', w / 'run', '--batch-size', '2', '--hidden', '16', '--latent', '4', *more]
-PRED = lambda w, *more: ['--run', w / 'run', '--image', w / 'img.png', '--action', 'kicks', '--frames', '4', '--out', w / 'out.mp4', *more]
+PRED = lambda w, *more: ['--run', w / 'run', '--image', w / 'img.png', '--action', 'kicks', '--n-frames', '4', '--out', w / 'out.mp4', *more]
 EV = lambda w, *more: ['--run', w / 'run', '--data', w / 'data', '--metrics', 'psnr', 'l1', '--max-videos', '1', *more]
 EK = lambda w, *more: ['--run', w / 'run', '--data', w / 'data', '--n-pairs', '4', '--stride', '6', *more]
 NEW_RUN = ('new/**',)
@@ -237,7 +237,7 @@ CASES = [
     Case('predict: --temperature nan', 'kpvp_predict', lambda w: PRED(w, '--temperature', 'nan'), 2, ('--temperature must be a finite number >= 0, got nan',)),
     Case('predict: --temperature -1', 'kpvp_predict', lambda w: PRED(w, '--temperature', '-1'), 2, ('--temperature',)),
     Case('predict: --samples 0', 'kpvp_predict', lambda w: PRED(w, '--samples', '0'), 2, ('--samples must be an integer >= 1',)),
-    Case('predict: --frames 0', 'kpvp_predict', lambda w: PRED(w, '--frames', '0'), 2, ('--frames',)),
+    Case('predict: --n-frames 0', 'kpvp_predict', lambda w: PRED(w, '--n-frames', '0'), 2, ('--n-frames',)),
     Case('predict: --fps 0', 'kpvp_predict', lambda w: PRED(w, '--fps', '0'), 2, ('--fps must be a finite number > 0',)),
     Case('predict: --fps inf', 'kpvp_predict', lambda w: PRED(w, '--fps', 'inf'), 2, ('--fps',)),
     Case('predict: --samples not a number', 'kpvp_predict', lambda w: PRED(w, '--samples', 'two'), 2, ("invalid int value: 'two'",)),
@@ -290,7 +290,7 @@ CASES = [
                               ('size', '0', 'size (--size) must be an integer >= 8'), ('size', '36', 'size must be a multiple of 8'),
                               ('n-kp', '0', 'n_kp (--n-kp) must be an integer >= 1'), ('width', '-1', 'width (--width) must be a finite number > 0'),
                               ('width', 'nan', 'width (--width)'), ('lr', 'nan', 'lr (--lr) must be a finite number > 0, got nan'), ('lr', '0', 'lr (--lr)'),
-                              ('batch-size', '0', 'batch_size (--batch-size)'), ('time-limit', '0', 'time_limit (--time-limit) must be a finite number > 0'),
+                              ('batch-size', '0', 'batch_size (--batch-size)'), ('minutes', '0', '--minutes must be a finite number > 0'),
                               ('same-p', '1.5', 'same_p (--same-p) must be a finite number >= 0 and <= 1'), ('num-workers', '-1', 'num_workers (--num-workers)'),
                               ('ckpt-every', '0', 'ckpt_every (--ckpt-every)'), ('seed', '-1', 'seed (--seed)')]
 ] + [
@@ -318,7 +318,7 @@ CASES = [
     Case(f'motion: --{flag} {value}', 'kpvp_train_motion', (lambda f, v: lambda w: S2(w, f'--{f}', v))(flag, value), 2, (says,))
     for flag, value, says in [('steps', '0', 'steps (--steps) must be an integer >= 1'), ('hidden', '0', 'hidden (--hidden)'),
                               ('latent', '0', 'latent (--latent)'), ('batch-size', '-1', 'batch_size (--batch-size)'),
-                              ('lr', 'inf', 'lr (--lr)'), ('time-limit', '-5', 'time_limit (--time-limit)')]
+                              ('lr', 'inf', 'lr (--lr)'), ('minutes', '-5', '--minutes must be')]
 ] + [
     # -- kpvp_extract_keypoints
     Case('extract: --batch-size 0', 'kpvp_extract_keypoints', lambda w: ['--run', w / 'run', '--data', w / 'data', '--batch-size', '0'], 2, ('batch_size (--batch-size)',)),
@@ -340,11 +340,11 @@ CASES = [
     Case('evaluate: no such run', 'kpvp_evaluate', lambda w: ['--run', w / 'nowhere'] + EV(w)[2:], 1, ('--run', 'nowhere')),
     Case('evaluate: --json under a file', 'kpvp_evaluate', lambda w: EV(w, '--json', w / 'img.png' / 'r.json'), 1, ('r.json: cannot write here',)),
     # -- kpvp_make_synthetic
-    Case('synthetic: into a folder of the user\'s videos', 'kpvp_make_synthetic', lambda w: ['--out', w / 'mine', '--videos', '14', '--frames', '3', '--quiet'], 1,
+    Case('synthetic: into a folder of the user\'s videos', 'kpvp_make_synthetic', lambda w: ['--out', w / 'mine', '--videos', '14', '--n-frames', '3', '--quiet'], 1,
          ('mine',), setup=lambda w: write('mine/train/own/clip.mp4', b'my video')(w)),
-    Case('synthetic: --overwrite on the user\'s videos', 'kpvp_make_synthetic', lambda w: ['--out', w / 'mine', '--videos', '14', '--frames', '3', '--quiet', '--overwrite'], 1,
+    Case('synthetic: --overwrite on the user\'s videos', 'kpvp_make_synthetic', lambda w: ['--out', w / 'mine', '--videos', '14', '--n-frames', '3', '--quiet', '--overwrite'], 1,
          ('mine',), setup=lambda w: write('mine/train/own/clip.mp4', b'my video')(w)),
-    Case('synthetic: its own dataset without --overwrite', 'kpvp_make_synthetic', lambda w: ['--out', w / 'data', '--videos', '14', '--frames', '3', '--quiet'], 1, ('overwrite',)),
+    Case('synthetic: its own dataset without --overwrite', 'kpvp_make_synthetic', lambda w: ['--out', w / 'data', '--videos', '14', '--n-frames', '3', '--quiet'], 1, ('overwrite',)),
     Case('synthetic: --videos 0', 'kpvp_make_synthetic', lambda w: ['--out', w / 'syn', '--videos', '0'], 2, ('--videos',), check=file_absent('syn')),
     Case('synthetic: --size 0', 'kpvp_make_synthetic', lambda w: ['--out', w / 'syn', '--size', '0'], 2, ('--size',), check=file_absent('syn')),
     Case('synthetic: --fps 0', 'kpvp_make_synthetic', lambda w: ['--out', w / 'syn', '--fps', '0'], 2, ('--fps',), check=file_absent('syn')),
@@ -357,14 +357,14 @@ CASES = [
          ('is not allowed here',), setup=lambda w: (w / 'evil.ckpt').write_bytes(__import__('pickle').dumps(_Evil())), check=not_pwned),
     Case('fvd: no such weights file', 'kpvp_fvd', lambda w: ['--real', w / 'data', '--fake', w / 'data', '--weights', w / 'none.npz'], 1, ('none.npz',)),
     # -- kpvp_prepare_data
-    Case('prepare: unknown dataset', 'kpvp_prepare_data', lambda w: ['--dataset', 'kth', '--root', w / 'k'], 2, ("invalid choice: 'kth'",)),
-    Case('prepare: a truncated archive', 'kpvp_prepare_data', lambda w: ['--dataset', 'penn', '--root', w / 'penn', '--archive', w / 'cut.tar.gz', '--quiet'], 1,
+    Case('prepare: unknown dataset', 'kpvp_prepare_data', lambda w: ['--dataset', 'kth', '--data', w / 'k'], 2, ("invalid choice: 'kth'",)),
+    Case('prepare: a truncated archive', 'kpvp_prepare_data', lambda w: ['--dataset', 'penn', '--data', w / 'penn', '--archive', w / 'cut.tar.gz', '--quiet'], 1,
          ('cut.tar.gz',), setup=lambda w: write('cut.tar.gz', tar_bytes([('Penn_Action/frames/0001/000001.jpg', 'f', os.urandom(50_000))])[:20_000])(w),
          changes=('penn/**',), check=lambda w, o: _no_partial_tree(w / 'penn')),
-    Case('prepare: chained symlinks in an archive', 'kpvp_prepare_data', lambda w: ['--dataset', 'penn', '--root', w / 'penn', '--archive', w / 'links.tar.gz', '--quiet'], 1,
+    Case('prepare: chained symlinks in an archive', 'kpvp_prepare_data', lambda w: ['--dataset', 'penn', '--data', w / 'penn', '--archive', w / 'links.tar.gz', '--quiet'], 1,
          ('link',), setup=write('links.tar.gz', tar_bytes([('b', 'sym', '.'), ('a', 'sym', 'b/..'), ('a/../x', 'f', b'escape')])),
          changes=('penn/**',), check=lambda w, o: (_no_partial_tree(w / 'penn'), file_absent('x')(w, o))),
-    Case('prepare: the server sends an HTML page', 'kpvp_prepare_data', lambda w: ['--dataset', 'penn', '--root', w / 'penn', '--url', html_url(), '--quiet'], 1,
+    Case('prepare: the server sends an HTML page', 'kpvp_prepare_data', lambda w: ['--dataset', 'penn', '--data', w / 'penn', '--url', html_url(), '--quiet'], 1,
          ('an HTML page, not a gzip archive', 'nothing was kept'), changes=('penn/**',), check=lambda w, o: _no_partial_tree(w / 'penn')),
     # -- kpvp_demo
     Case('demo: --minutes 0', 'kpvp_demo', lambda w: ['--out', w / 'demo', '--minutes', '0'], 2, ('minutes (--minutes)',), check=file_absent('demo')),

@@ -1,11 +1,12 @@
-"""End-to-end tests of the `kpvp_fvd` command (the notebook 12_fvd tests the library and its numbers)."""
+"""End-to-end tests of the `kpvp_fvd` command (the notebooks 12_fvd, 12_i3d and 12_i3d_weights test the library
+and its numbers)."""
 import json, shutil, subprocess, sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kpvp_nb.fvd import conformance_weights
+from kpvp_nb.i3d_weights import conformance_weights
 from kpvp_nb.video import write_video
 
 PACK = Path(__file__).parent / 'data' / 'fvd_golden_v1.npz'
@@ -14,7 +15,7 @@ PACK = Path(__file__).parent / 'data' / 'fvd_golden_v1.npz'
 def _cmd():
     "The installed console script, or the same entry point through this Python."
     exe = shutil.which('kpvp_fvd')
-    return [exe] if exe else [sys.executable, '-c', 'from kpvp_nb.fvd import fvd_cli; fvd_cli()']
+    return [exe] if exe else [sys.executable, '-c', 'from kpvp_nb.cli import fvd_cli; fvd_cli()']
 
 
 @pytest.fixture(scope='module')
@@ -34,7 +35,7 @@ def folders(tmp_path_factory):
 def test_cli_scores_folders_and_reuses_the_cache(folders):
     d = folders
     r = subprocess.run(_cmd() + ['--real', str(d / 'real'), '--fake', str(d / 'fake'), '--weights', str(d / 'w.npz'),
-                                 '--cache', str(d / 'real_stats.npz'), '--out', str(d / 'r1.json')], capture_output=True, text=True)
+                                 '--cache', str(d / 'real_stats.npz'), '--json', str(d / 'r1.json')], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert 'FVD ' in r.stdout and 'biased at small N' in r.stdout
     r1 = json.loads((d / 'r1.json').read_text())
@@ -43,7 +44,7 @@ def test_cli_scores_folders_and_reuses_the_cache(folders):
     assert (d / 'real_stats.npz').exists()
     # second run: the real statistics come from the cache, --real is not needed
     r = subprocess.run(_cmd() + ['--fake', str(d / 'fake'), '--weights', str(d / 'w.npz'), '--cache', str(d / 'real_stats.npz'),
-                                 '--out', str(d / 'r2.json')], capture_output=True, text=True)
+                                 '--json', str(d / 'r2.json')], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     r2 = json.loads((d / 'r2.json').read_text())
     assert r2['fvd'] == pytest.approx(r1['fvd'], rel=1e-12) and r2['n_real'] == 2

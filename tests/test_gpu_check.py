@@ -29,7 +29,8 @@ def test_pieces():
     assert abs(m.steady_sec_per_step(rows) - 0.2) < 1e-9                        # the session after a resume, not across it
     assert sum(m.BUDGET_S.values()) + 60 <= m.TOTAL_S <= 480                      # eight minutes, with a minute for start-up
     m.stage1_config('bf16', 'random', 300, 4)                                     # a valid paper config at 128x128
-    from kpvp_nb.fvd import load_i3d, fvd                                         # what the later phases use
-    from kpvp_nb.motion import extract_keypoints
+    from kpvp_nb.fvd import fvd                                                   # what the later phases use
+    from kpvp_nb.i3d_weights import load_i3d
+    from kpvp_nb.pseudolabels import extract_keypoints
     from kpvp_nb.predict import Predictor
     from kpvp_nb.stage2 import train_motion

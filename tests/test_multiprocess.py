@@ -37,8 +37,8 @@ def late_start(self, resume):                           # rank 1 reaches the loo
     start(self, resume)
     if rank == '1': time.sleep(float(os.environ.get('KPVP_SKEW', '0')))
 T.SampleStream.__getitem__, T.save_checkpoint, T.Trainer._start = getitem, save_checkpoint, late_start
-if sys.argv.pop(1) == 'kpvp_train_keypoints': from kpvp_nb.stage1 import train_keypoints_cli as main
-else: from kpvp_nb.stage2 import train_motion_cli as main
+if sys.argv.pop(1) == 'kpvp_train_keypoints': from kpvp_nb.cli import train_keypoints_cli as main
+else: from kpvp_nb.cli import train_motion_cli as main
 main()
 '''
 
@@ -54,7 +54,7 @@ def launch(root:Path, rec:Path, command:str, *args, skew:float=0.) -> subprocess
     env.update(HF_HOME=str(root / 'hf'), OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', KPVP_RECORD=str(rec), KPVP_SKEW=str(skew))
     cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
            '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port', str(free_port()),
-           str(root / 'recorder.py'), command, *map(str, args), '--cpu']
+           str(root / 'recorder.py'), command, *map(str, args), '--device', 'cpu']
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 def tree(pid:int) -> list[int]:
@@ -111,7 +111,7 @@ def record_in_process(monkeypatch) -> list:
 # ---------------------------------------------------------------- the sampler alone
 def test_each_process_draws_its_own_slice_of_the_stream():
     class Toy:
-        videos = list(range(5))
+        n_items = 5
         def sample(self, i, g): return {'i': torch.tensor(i), 'x': torch.rand(3, generator=g)}
     for start in (0, 7):                                        # a new run, and a resumed one
         world = [iter(stream_loader(Toy(), BS, seed=1, start_step=start, rank=r, world=3)) for r in range(3)]
@@ -130,8 +130,8 @@ def stage1(tmp_path_factory):
     from kpvp_nb.synthetic import make_synthetic
     root = tmp_path_factory.mktemp('multi')
     make_synthetic(root / 'data', 14, size=32, n_frames=12, seed=3, progress=False, workers=1)
-    p = launch(root, root / 'rec1', 'kpvp_train_keypoints', '--data', root / 'data', '--out', root / 'run', *STAGE1,
-               '--steps', 400, '--ckpt-every', 2, '--time-limit', 2, skew=1.0)
+    p = launch(root, root / 'rec1', 'kpvp_train_keypoints', '--data', root / 'data', '--run', root / 'run', *STAGE1,
+               '--steps', 400, '--ckpt-every', 2, '--minutes', 2 / 60, skew=1.0)
     out = finish(p)
     assert p.returncode == 0, out[-3000:]
     return root, out
@@ -147,12 +147,12 @@ def test_stage1_two_processes(stage1):
     assert logged_steps(run) == expected_log(k)
 
 def test_stage1_resumes_in_one_process(stage1, monkeypatch, capsys):
-    from kpvp_nb.stage1 import train_keypoints_cli
+    from kpvp_nb.cli import train_keypoints_cli
     root, _ = stage1
     run = root / 'run1'; shutil.copytree(root / 'run', run)     # stage 2 trains on the launched run as it is
     k = int(list_checkpoints(run / 'checkpoints')[-1].name[5:])
     drawn = record_in_process(monkeypatch)
-    train_keypoints_cli(['--data', root / 'data', '--out', run, *STAGE1, '--steps', k + 2, '--resume'])
+    train_keypoints_cli(['--data', root / 'data', '--run', run, *STAGE1, '--steps', k + 2, '--resume'])
     assert f'from step_{k:07d}' in capsys.readouterr().out
     # the step goes on from k; the stream is the resumed run's own (1 process of BS: batches k, k+1)
     assert drawn == list(range(k * BS, (k + 2) * BS))
@@ -188,7 +188,7 @@ def test_stage2_two_processes(stage2):
     assert not [p for p in (root / 'run').rglob('.*')], 'a lock or a temporary file left behind'
 
 def test_stage2_resumes_in_one_process(stage2, monkeypatch, capsys):
-    from kpvp_nb.stage2 import train_motion_cli
+    from kpvp_nb.cli import train_motion_cli
     root, _, _ = stage2
     run = root / 'run' / 'motion'
     k = int(list_checkpoints(run / 'checkpoints')[-1].name[5:])

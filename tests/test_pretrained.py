@@ -53,14 +53,14 @@ def test_command_offline_shipped_and_hub_cache(tmp_path):
     r = subprocess.run(kp + ['--run', 'pretrained:synthetic', '--list-actions'], env=env, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.split() == json.loads((MODEL / 'classes.json').read_text()), r.stderr
     r = subprocess.run(kp + ['--run', 'pretrained:synthetic', '--image', str(MODEL / 'example.png'), '--action', 'squats',
-                             '--frames', '6', '--out', str(tmp_path / 'a.mp4')], env=env, capture_output=True, text=True)
+                             '--n-frames', '6', '--out', str(tmp_path / 'a.mp4')], env=env, capture_output=True, text=True)
     assert r.returncode == 0 and (tmp_path / 'a.mp4').stat().st_size > 1000, r.stderr
     commit = '0' * 40
     repo = tmp_path / 'hub' / 'models--someone--kpvp-synthetic'
     shutil.copytree(MODEL, repo / 'snapshots' / commit); (repo / 'refs').mkdir(); (repo / 'refs' / 'main').write_text(commit)
     env_hub = dict(env, HF_HUB_CACHE=str(tmp_path / 'hub'))
     r = subprocess.run(kp + ['--run', 'someone/kpvp-synthetic', '--image', str(MODEL / 'example.png'), '--action', 'squats',
-                             '--frames', '6', '--out', str(tmp_path / 'b.mp4')], env=env_hub, capture_output=True, text=True)
+                             '--n-frames', '6', '--out', str(tmp_path / 'b.mp4')], env=env_hub, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / 'b.mp4').read_bytes() == (tmp_path / 'a.mp4').read_bytes()      # same weights, same seed, same video
     r = subprocess.run(kp + ['--run', 'someone/absent', '--list-actions'], env=env_hub, capture_output=True, text=True)

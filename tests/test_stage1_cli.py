@@ -13,8 +13,8 @@ def run(*args):
 
 def test_train_resume_and_evaluate(tmp_path):
     data, out = tmp_path / 'data', tmp_path / 'run'
-    run('kpvp_make_synthetic', '--out', str(data), '--videos', '14', '--size', '32', '--frames', '16', '--seed', '3', '--quiet')
-    common = ['--data', str(data), '--out', str(out), '--preset', 'cpu', '--size', '32', '--n-kp', '4', '--width', '0.125', '--batch-size', '4']
+    run('kpvp_make_synthetic', '--out', str(data), '--videos', '14', '--size', '32', '--n-frames', '16', '--seed', '3', '--quiet')
+    common = ['--data', str(data), '--run', str(out), '--preset', 'cpu', '--size', '32', '--n-kp', '4', '--width', '0.125', '--batch-size', '4']
     run('kpvp_train_keypoints', *common, '--steps', '3', '--same-p', '0.25')
     assert json.loads((out / 'config.json').read_text())['same_p'] == 0.25          # still pairs, saved with the run
     # an existing run is never overwritten by accident
@@ -37,8 +37,8 @@ def test_train_resume_and_evaluate(tmp_path):
 
 def test_corrupt_checkpoint_is_an_error(tmp_path):
     data, out = tmp_path / 'data', tmp_path / 'run'
-    run('kpvp_make_synthetic', '--out', str(data), '--videos', '14', '--size', '32', '--frames', '12', '--quiet')
-    common = ['--data', str(data), '--out', str(out), '--preset', 'cpu', '--size', '32', '--n-kp', '4', '--width', '0.125', '--batch-size', '2']
+    run('kpvp_make_synthetic', '--out', str(data), '--videos', '14', '--size', '32', '--n-frames', '12', '--quiet')
+    common = ['--data', str(data), '--run', str(out), '--preset', 'cpu', '--size', '32', '--n-kp', '4', '--width', '0.125', '--batch-size', '2']
     run('kpvp_train_keypoints', *common, '--steps', '2')
     ck = sorted((out / 'checkpoints').glob('step_*'))[-1]
     (ck / 'models.safetensors').write_bytes(b'\0' * 100)
@@ -54,8 +54,8 @@ def _losses(run_dir):
 def test_killed_run_resumes_to_the_same_curve(tmp_path, sig):
     import signal, time
     data = tmp_path / 'data'
-    run('kpvp_make_synthetic', '--out', str(data), '--videos', '14', '--size', '32', '--frames', '16', '--quiet')
-    def common(out): return ['--data', str(data), '--out', str(out), '--preset', 'cpu', '--size', '32', '--n-kp', '4',
+    run('kpvp_make_synthetic', '--out', str(data), '--videos', '14', '--size', '32', '--n-frames', '16', '--quiet')
+    def common(out): return ['--data', str(data), '--run', str(out), '--preset', 'cpu', '--size', '32', '--n-kp', '4',
                              '--width', '0.125', '--batch-size', '2', '--ckpt-every', '3', '--steps', '40']
     run('kpvp_train_keypoints', *common(tmp_path / 'whole'))
     p = subprocess.Popen(['kpvp_train_keypoints', *common(tmp_path / 'killed')], stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -4,19 +4,20 @@ import json, shutil, subprocess, sys
 import numpy as np
 import pytest
 
-from kpvp_nb.synthetic import ACTIONS, make_synthetic_cli, render_video
+from kpvp_nb.cli import make_synthetic_cli
+from kpvp_nb.synthetic import ACTIONS, render_video
 from kpvp_nb.video import read_video
 
 
 def _cmd():
     "The installed console script, or the same entry point through this Python."
     exe = shutil.which('kpvp_make_synthetic')
-    return [exe] if exe else [sys.executable, '-c', 'from kpvp_nb.synthetic import make_synthetic_cli; make_synthetic_cli()']
+    return [exe] if exe else [sys.executable, '-c', 'from kpvp_nb.cli import make_synthetic_cli; make_synthetic_cli()']
 
 
 def test_cli_writes_a_dataset(tmp_path):
     out = tmp_path / 'syn'
-    r = subprocess.run(_cmd() + ['--out', str(out), '--videos', '14', '--size', '32', '--frames', '3',
+    r = subprocess.run(_cmd() + ['--out', str(out), '--videos', '14', '--size', '32', '--n-frames', '3',
                                  '--seed', '5', '--test-frac', '0.5', '--quiet'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert 'wrote 14 videos (7 train, 7 test)' in r.stdout
@@ -40,7 +41,7 @@ def test_cli_refuses_bad_input(tmp_path):
 
 
 def test_cli_overwrite(tmp_path):
-    args = ['--out', str(tmp_path / 'd'), '--videos', '2', '--frames', '2', '--actions', 'squats', '--test-frac', '0', '--quiet']
+    args = ['--out', str(tmp_path / 'd'), '--videos', '2', '--n-frames', '2', '--actions', 'squats', '--test-frac', '0', '--quiet']
     make_synthetic_cli(args)
     with pytest.raises(SystemExit) as e:                            # a second run would mix two datasets
         make_synthetic_cli(args)
@@ -49,8 +50,8 @@ def test_cli_overwrite(tmp_path):
     assert len(json.loads((tmp_path / 'd' / 'meta.json').read_text())['videos']) == 2
 
 
-@pytest.mark.parametrize('flag,value', [('--videos', '0'), ('--size', '0'), ('--frames', '0'), ('--fps', '0'),
-                                        ('--test-frac', '1.5'), ('--jitter', '-1'), ('--workers', '0')])
+@pytest.mark.parametrize('flag,value', [('--videos', '0'), ('--size', '0'), ('--n-frames', '0'), ('--fps', '0'),
+                                        ('--test-frac', '1.5'), ('--jitter', '-1'), ('--num-workers', '0')])
 def test_cli_refuses_bad_numbers(tmp_path, capsys, flag, value):
     with pytest.raises(SystemExit) as e:
         make_synthetic_cli(['--out', str(tmp_path / 'x'), flag, value, '--quiet'])
@@ -68,7 +69,7 @@ def test_cli_leaves_other_folders_alone(tmp_path):
     (user / 'notes.txt').write_text('mine\n')
     files = lambda: {p.relative_to(user).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(user.rglob('*'))}
     before = files()
-    args = ['--out', str(user), '--videos', '7', '--size', '16', '--frames', '1', '--test-frac', '0', '--quiet']
+    args = ['--out', str(user), '--videos', '7', '--size', '16', '--n-frames', '1', '--test-frac', '0', '--quiet']
     r = subprocess.run(_cmd() + args + ['--overwrite'], capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr, r.stderr
     assert str(user) in r.stderr and 'notes.txt' in r.stderr and 'new or empty folder' in r.stderr
