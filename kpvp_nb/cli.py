@@ -17,7 +17,8 @@ __all__ = ['FLAGS', 'METRICS', 'PARSERS', 'console_script', 'config_arguments', 
            'evaluate_cli', 'folder_videos', 'fvd_cli', 'demo_cli']
 
 # %% ../nbs/16_cli.ipynb #4c2ee222
-_EXPECTED = (ValueError, OSError, RuntimeError, FloatingPointError, EOFError)   # the project's own errors derive from these
+# the project's own errors derive from these
+_EXPECTED = (ValueError, OSError, RuntimeError, FloatingPointError, EOFError)
 
 def console_script(prog:str): # the command's name, as typed
     "Decorator for a console script `main(argv)`: errors become one line on stderr and an exit status (2 usage, 1 failure)."
@@ -27,7 +28,8 @@ def console_script(prog:str): # the command's name, as typed
             debug = '--debug' in argv or os.environ.get('KPVP_DEBUG', '') not in ('', '0')
             argv = [a for a in argv if a != '--debug']
             try: return fn(argv)
-            except SystemExit: raise                                    # argparse: usage errors (2) and --help (0)
+            # argparse: usage errors (2) and --help (0)
+            except SystemExit: raise
             except KeyboardInterrupt:
                 if debug: raise
                 print(f"{prog}: interrupted", file=sys.stderr); raise SystemExit(130)
@@ -140,7 +142,8 @@ def command(prog:str, # the command's name
     from kpvp_nb import __version__
     ap = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
     ap.add_argument('--version', action='version', version=f'{prog} (kpvp_nb {__version__})')
-    ap.add_argument('--debug', action='store_true', help='show the traceback of an error (or set KPVP_DEBUG=1)')
+    ap.add_argument('--debug', action='store_true',
+                    help='show the traceback of an error (or set KPVP_DEBUG=1)')
     return ap
 
 # %% ../nbs/16_cli.ipynb #231583a7
@@ -173,19 +176,23 @@ def _make_synthetic_parser():
     add_flags(ap, 'out', 'n_frames', 'seed', 'quiet',
               out=dict(required=True, help='a new or empty folder, or one this command made (meta.json, train/, test/)'),
               n_frames=dict(default=40, help='frames per video (default 40)'), seed=dict(help='dataset seed (default 0)'))
-    ap.add_argument('--videos', type=int, default=700, help='videos in all, split evenly over the actions (default 700)')
+    ap.add_argument('--videos', type=int, default=700,
+                    help='videos in all, split evenly over the actions (default 700)')
     ap.add_argument('--size', type=int, default=64, help='frame size in pixels (default 64)')
-    ap.add_argument('--format', choices=['png', 'mp4', 'gif'], default='png', help='png: a folder of frames per video (default)')
+    ap.add_argument('--format', choices=['png', 'mp4', 'gif'], default='png',
+                    help='png: a folder of frames per video (default)')
     ap.add_argument('--test-frac', type=float, default=.2, help='test fraction per action (default 0.2)')
     ap.add_argument('--fps', type=float, default=12, help='frame rate of mp4/gif files (default 12)')
     ap.add_argument('--actions', nargs='+', default=list(ACTIONS), choices=list(ACTIONS), metavar='ACTION',
                     help=f'subset of {", ".join(ACTIONS)}')
     ap.add_argument('--jitter', type=float, default=.01,
                     help='camera jitter, fraction of the frame, at most 0.1 (default 0.01; 0 for none)')
-    ap.add_argument('--flat', action='store_true', help='flat one-colour backgrounds instead of cluttered scenes')
+    ap.add_argument('--flat', action='store_true',
+                    help='flat one-colour backgrounds instead of cluttered scenes')
     ap.add_argument('--overwrite', action='store_true',
                     help='replace a dataset this command made in --out (deletes its train/, test/ and meta.json, nothing else)')
-    ap.add_argument('--num-workers', type=int, default=None, help='processes rendering in parallel (default: one per CPU core)')
+    ap.add_argument('--num-workers', type=int, default=None,
+                    help='processes rendering in parallel (default: one per CPU core)')
     return ap
 
 @console_script('kpvp_make_synthetic')
@@ -207,9 +214,11 @@ def _prepare_data_parser():
                  epilog='NEMO and MGIF need a browser to download: the command prints the links and where to put the files.')
     ap.add_argument('--dataset', required=True, choices=list(DATASET_SOURCES), help='which dataset')
     add_flags(ap, 'data', 'quiet', data=dict(required=True, help='folder for the data (created); the other commands take it as --data'))
-    ap.add_argument('--archive', help='an archive you downloaded by hand (Penn_Action.tar.gz, or the NEMO/MGIF .zip)')
+    ap.add_argument('--archive',
+                    help='an archive you downloaded by hand (Penn_Action.tar.gz, or the NEMO/MGIF .zip)')
     ap.add_argument('--url', help='Penn Action: download from this URL instead (a mirror)')
-    ap.add_argument('--no-download', action='store_true', help='never download; print the manual steps when the archive is missing')
+    ap.add_argument('--no-download', action='store_true',
+                    help='never download; print the manual steps when the archive is missing')
     return ap
 
 @console_script('kpvp_prepare_data')
@@ -218,7 +227,8 @@ def prepare_data_cli(argv:list|None=None, # arguments (default: the command line
     "Console script `kpvp_prepare_data`: download and prepare one of the paper's datasets."
     from kpvp_nb.datasets import prepare_dataset
     a = _prepare_data_parser().parse_args(argv)
-    prepare_dataset(a.dataset, a.data, archive=a.archive, url=a.url, download_ok=not a.no_download, quiet=a.quiet)
+    prepare_dataset(a.dataset, a.data, archive=a.archive, url=a.url, download_ok=not a.no_download,
+                    quiet=a.quiet)
 
 # %% ../nbs/16_cli.ipynb #1779724d
 def _trainer_parser(prog, description, cfg_cls, presets, skip, choices, **changes):
@@ -266,10 +276,12 @@ def train_keypoints_cli(argv:list|None=None): # arguments (default: the command 
 
 # %% ../nbs/16_cli.ipynb #a92ebf1e
 def _extract_keypoints_parser():
-    ap = command('kpvp_extract_keypoints', "Run a stage-1 detector over every frame of a dataset; writes RUN/keypoints/.")
+    ap = command('kpvp_extract_keypoints',
+                 "Run a stage-1 detector over every frame of a dataset; writes RUN/keypoints/.")
     add_flags(ap, 'run', 'data', 'batch_size', 'device', 'quiet', run=dict(required=True, help='stage-1 run folder'),
               data=dict(required=True), batch_size=dict(default=64, help='frames per forward pass (default 64)'))
-    ap.add_argument('--splits', nargs='+', default=['train', 'test'], help='splits to label (default: train test)')
+    ap.add_argument('--splits', nargs='+', default=['train', 'test'],
+                    help='splits to label (default: train test)')
     return ap
 
 @console_script('kpvp_extract_keypoints')
@@ -277,7 +289,8 @@ def extract_keypoints_cli(argv:list|None=None): # arguments (default: the comman
     "Console script `kpvp_extract_keypoints`: pseudo-labels of every video by the run's detector."
     from kpvp_nb.pseudolabels import extract_keypoints
     a = _extract_keypoints_parser().parse_args(argv)
-    out = extract_keypoints(a.run, a.data, tuple(a.splits), a.batch_size, device_choice(a.device), progress=not a.quiet)
+    out = extract_keypoints(a.run, a.data, tuple(a.splits), a.batch_size, device_choice(a.device),
+                            progress=not a.quiet)
     print(f"pseudo-labels: {len(list(out.rglob('*.npy')))} videos in {out}")
 
 # %% ../nbs/16_cli.ipynb #89d69365
@@ -290,7 +303,8 @@ def _train_motion_parser():
                          preset=dict(default='cpu', choices=sorted(PRESETS),
                                      help="'cpu' (small LSTMs; the default), 'paper', 'code', or a dataset: "
                                           "'penn', 'nemo', 'mgif'"))
-    ap.add_argument('--no-classes', action='store_true', help='do not condition on the action class (class_cond=False)')
+    ap.add_argument('--no-classes', action='store_true',
+                    help='do not condition on the action class (class_cond=False)')
     return ap
 
 @console_script('kpvp_train_motion')
@@ -343,7 +357,8 @@ def predict_cli(argv:list|None=None): # arguments (default: the command line)
     if a.list_actions: print('\n'.join(pred.classes) or '(a one-class model: no action)'); return
     action = a.action
     if action is not None and action.isdigit() and action not in pred.classes: action = int(action)
-    img = prepare_image(a.image, pred.size)             # an unreadable image is a failure (exit 1), an unknown action a usage error
+    # an unreadable image is a failure (exit 1), an unknown action a usage error
+    img = prepare_image(a.image, pred.size)
     try: p = pred.predict(img, action, a.n_frames, a.samples, a.seed, temperature=a.temperature)
     except (ValueError, FileNotFoundError) as e: ap.error(str(e))
     fr = p.frames
@@ -353,13 +368,16 @@ def predict_cli(argv:list|None=None): # arguments (default: the command line)
     side = np.concatenate([x for s in fr for x in (s, pad)][:-1], 2)       # [T,H,S*W+pads,3]
     if Path(a.out).suffix.lower() == '.mp4' and pred.size < 128:           # tiny frames: enlarge for players
         side = side.repeat(2, 1).repeat(2, 2)
-    write_video(a.out, side, fps=a.fps)                 # a temporary name, checked, then renamed: a failed write is an error
+    # a temporary name, checked, then renamed: a failed write is an error
+    write_video(a.out, side, fps=a.fps)
     print(f"{a.samples} video(s) of {a.n_frames} frames, action {p.action!r}, seed {p.seed}: {a.out}")
 
 # %% ../nbs/16_cli.ipynb #7c4cfa10
 def _eval_keypoints_parser():
-    ap = command('kpvp_eval_keypoints', 'Score a stage-1 run against its baselines: keypoint error and reconstruction.')
-    add_flags(ap, 'run', 'data', 'json', run=dict(required=True, help='stage-1 run folder'), data=dict(required=True))
+    ap = command('kpvp_eval_keypoints',
+                 'Score a stage-1 run against its baselines: keypoint error and reconstruction.')
+    add_flags(ap, 'run', 'data', 'json', run=dict(required=True, help='stage-1 run folder'),
+              data=dict(required=True))
     ap.add_argument('--stride', type=int, default=4, help='score every stride-th frame (default 4)')
     ap.add_argument('--n-pairs', type=int, default=256, help='held-out pairs for the reconstruction scores (default 256)')
     ap.add_argument('--ref-joints', help="what the keypoint error is divided by: two joint groups A,B:C,D (the distance "
@@ -415,7 +433,8 @@ def evaluate_cli(argv:list|None=None): # arguments (default: the command line)
     check_range('--samples', a.samples, 1, integer=True); check_range('--max-videos', a.max_videos, 1, integer=True)
     check_range('--temperature', a.temperature, 0); check_range('--size', a.size, 1, integer=True)
     check_range('--bootstrap', a.bootstrap, 0, integer=True)
-    a.run = run_argument(a.run)                                   # a run or model folder, a shipped model, a Hub repo id
+    # a run or model folder, a shipped model, a Hub repo id
+    a.run = run_argument(a.run)
     if not Path(a.data).exists(): raise FileNotFoundError(f"--data {a.data}: no such folder")
     _json_out(ap, a.json)
     if a.size is not None and Run(a.run).has_config():            # before loading I3D
@@ -448,7 +467,8 @@ def folder_videos(folder, # files of known video formats and frame folders, read
         yield v
 
 def _fvd_parser():
-    ap = command('kpvp_fvd', 'Frechet Video Distance (and KVD) between two folders of videos, as the TF reference computes it.')
+    ap = command('kpvp_fvd',
+                 'Frechet Video Distance (and KVD) between two folders of videos, as the TF reference computes it.')
     ap.add_argument('--real', help='folder of real videos (files or frame folders)')
     ap.add_argument('--fake', required=True, help='folder of generated videos')
     add_flags(ap, 'weights', 'n_frames', 'batch_size', 'device', 'bootstrap', 'seed', 'json',
@@ -456,7 +476,8 @@ def _fvd_parser():
               batch_size=dict(default=8, help='videos per I3D forward pass (default 8)'),
               seed=dict(help='seed of the bootstrap resampling (default 0)'))
     ap.add_argument('--sha256', default=None, help='expected sha256 of the downloaded weights file')
-    ap.add_argument('--cache', default=None, help='.npz of real logits: built from --real if missing, reused otherwise')
+    ap.add_argument('--cache', default=None,
+                    help='.npz of real logits: built from --real if missing, reused otherwise')
     ap.add_argument('--resize', default='tf1', choices=['tf1', 'halfpixel'],
                     help="tf1: TF1's legacy bilinear resize to 224, as the reference (default); halfpixel: half-pixel centres")
     ap.add_argument('--conditioning-frame', choices=['included', 'excluded'], default=None,
@@ -495,16 +516,19 @@ def fvd_cli(argv:list|None=None): # arguments (default: the command line)
           f"resize {res['resize']})")
     print(format_protocol(res['protocol']))
     print(res['note'])
-    if a.json:                                                           # JSON has no NaN: a one-block KVD has no standard error
+    # JSON has no NaN: a one-block KVD has no standard error
+    if a.json:
         clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in res.items()}
         write_text_atomic(a.json, json.dumps(clean, indent=2))
 
 # %% ../nbs/16_cli.ipynb #a817b0f8
 def _demo_parser():
-    ap = command('kpvp_demo', 'The main job: synthetic data, both stages within the time budget, scores, and an HTML report.')
+    ap = command('kpvp_demo',
+                 'The main job: synthetic data, both stages within the time budget, scores, and an HTML report.')
     add_flags(ap, 'out', 'minutes', 'seed', out=dict(default='demo', help='folder for the dataset, the run and the report (default: demo)'),
               minutes=dict(default=15., help='time budget in minutes (default: 15)'))
-    ap.add_argument('--videos', type=int, default=700, help='synthetic videos, a tenth held out (default: 700)')
+    ap.add_argument('--videos', type=int, default=700,
+                    help='synthetic videos, a tenth held out (default: 700)')
     ap.add_argument('--fvd', action='store_true', help='also FVD/KVD (downloads the pretrained I3D once; about 4 more '
                                                       'minutes on 2 CPU cores, outside the budget)')
     return ap

@@ -48,14 +48,18 @@ class VideoFolder:
         if not self.root.is_dir(): raise FileNotFoundError(f"{self.root}: dataset root not found")
         if not d.is_dir():
             have = sorted(p.name for p in self.root.iterdir() if p.is_dir())
-            raise FileNotFoundError(f"{d}: split folder not found (found {have}); the layout is ROOT/{{train,test}}/<class>/<video>")
+            raise FileNotFoundError(f"{d}: split folder not found (found {have}); the layout is "
+                                    "ROOT/{train,test}/<class>/<video>")
         loose = sorted(p.name for p in d.iterdir() if p.is_file() and _is_video(p))
-        if loose: raise ValueError(f"{d}: videos must sit in class folders (ROOT/{split}/<class>/<video>), but found {loose[:3]} directly in the split folder; for a single class, move them into one folder, e.g. {d}/all/")
+        if loose: raise ValueError(f"{d}: videos must sit in class folders (ROOT/{split}/<class>/<video>), "
+                                   f"but found {loose[:3]} directly in the split folder; for a single class, "
+                                   f"move them into one folder, e.g. {d}/all/")
         found = sorted(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith('.'))
         if not found: raise ValueError(f"{d}: no class folders; the layout is ROOT/{split}/<class>/<video>")
         if classes is None:
             tr = self.root / 'train'
-            classes = sorted(p.name for p in tr.iterdir() if p.is_dir() and not p.name.startswith('.')) if tr.is_dir() else found
+            classes = sorted(p.name for p in tr.iterdir() if p.is_dir()
+                             and not p.name.startswith('.')) if tr.is_dir() else found
         unknown = [c for c in found if c not in classes]
         if unknown: raise ValueError(f"{d}: class folders {unknown} are not among the classes {classes}")
         self.classes = list(classes)
@@ -63,7 +67,8 @@ class VideoFolder:
         for c in found:
             entries = sorted(p for p in (d / c).iterdir() if not p.name.startswith('.'))
             vids = [p for p in entries if _is_video(p)]
-            if not vids: raise ValueError(f"{d / c}: class folder holds no videos (video files {VIDEO_EXTS + ('.gif',)} or folders of frames)")
+            if not vids: raise ValueError(f"{d / c}: class folder holds no videos (video files "
+                                          f"{VIDEO_EXTS + ('.gif',)} or folders of frames)")
             for v in vids:
                 kp = v.parent / f'{v.stem if v.is_file() else v.name}.keypoints.npy'
                 self.records.append(VideoRecord(v, c, self.classes.index(c), kp if kp.exists() else None))
@@ -73,7 +78,8 @@ class VideoFolder:
     def __getitem__(self, i): return self.records[i]
     def __repr__(self):
         counts = {c: sum(r.label == c for r in self.records) for c in self.classes}
-        return f"VideoFolder({str(self.root)!r}, split={self.split!r}, {len(self)} videos, {len(self.classes)} classes: {counts})"
+        return (f"VideoFolder({str(self.root)!r}, split={self.split!r}, {len(self)} videos, "
+                f"{len(self.classes)} classes: {counts})")
     @property
     def has_keypoints(self) -> bool: return bool(self.records) and all(r.kp_path is not None for r in self.records)
     @property
@@ -96,7 +102,9 @@ def _frames(self:VideoFolder, i:int, idx=None) -> np.ndarray:
         out = []
         for j in idx:
             try: out.append(as_rgb_uint8(iio.imread(files[j])[None], name=str(files[j]))[0])
-            except (OSError, ValueError) as e: raise ValueError(f"{files[j]}: cannot read this frame ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from e
+            except (OSError, ValueError) as e:
+                raise ValueError(f"{files[j]}: cannot read this frame "
+                                 f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from e
         return np.stack(out)
     v = self._mem.get(i)
     if v is None:
@@ -110,7 +118,8 @@ def _keypoints(self:VideoFolder, i:int) -> np.ndarray|None:
     if r.kp_path is None: return None
     try: kp = np.load(r.kp_path)
     except Exception as e: raise ValueError(f"{r.kp_path}: cannot load keypoints ({e})") from e
-    if kp.ndim != 3 or kp.shape[-1] != 2: raise ValueError(f"{r.kp_path}: keypoints must be [T, J, 2] (x, y) in pixels, got shape {kp.shape}")
+    if kp.ndim != 3 or kp.shape[-1] != 2: raise ValueError(f"{r.kp_path}: keypoints must be [T, J, 2] (x, y) "
+                                                           f"in pixels, got shape {kp.shape}")
     return kp.astype(np.float32)
 
 VideoFolder.n_frames, VideoFolder.frames, VideoFolder.keypoints = _n_frames, _frames, _keypoints
@@ -129,9 +138,11 @@ class Augment:
         "Apply to one uint8 frame `[H,W,3]`."
         Ai = np.linalg.inv(np.vstack([self.A, [0, 0, 1]]))[:2]
         # PIL maps output pixel corners; our matrices map pixel centres: shift by half a pixel each way
-        S = np.array([[1, 0, -.5], [0, 1, -.5], [0, 0, 1]]); Si = np.array([[1, 0, .5], [0, 1, .5], [0, 0, 1]])
+        S = np.array([[1, 0, -.5], [0, 1, -.5], [0, 0, 1]])
+        Si = np.array([[1, 0, .5], [0, 1, .5], [0, 0, 1]])
         M = (Si @ np.vstack([Ai, [0, 0, 1]]) @ S)[:2]
-        im = Image.fromarray(img).transform((self.out_size, self.out_size), Image.AFFINE, M.ravel().tolist(), Image.BILINEAR)
+        im = Image.fromarray(img).transform((self.out_size, self.out_size), Image.AFFINE, M.ravel().tolist(),
+                                            Image.BILINEAR)
         if self.filt >= 0: im = FILTERS[self.filt](im, self.strength)
         return np.asarray(im)
 
@@ -189,7 +200,8 @@ def pair_indices(n:int, # frames in the video
     if n < 2: raise ValueError(f"a video needs at least 2 frames for a pair, got {n}")
     if not 0 <= same_p <= 1: raise ValueError(f"same_p is a probability, got {same_p}")
     d = int(torch.randint(gap[0], gap[1] + 1, (), generator=g))
-    if same_p > 0 and float(torch.rand((), generator=g)) < same_p: d = 0     # drawn only when asked for: seeded runs without still pairs draw the pairs they always drew
+    # drawn only when asked for: seeded runs without still pairs draw the pairs they always drew
+    if same_p > 0 and float(torch.rand((), generator=g)) < same_p: d = 0
     d = min(d, n - 1)
     i = int(torch.randint(0, n - d, (), generator=g))
     return i, i + d
@@ -225,7 +237,8 @@ class FramePairs(Dataset):
     def sample(self, i:int, # video index
                g:torch.Generator|None=None, # random source for the pair and the augmentation
               ) -> dict:
-        "A pair from video `i`: source and target in [-1, 1], class, video index, frame times (and keypoints in output pixels)."
+        ("A pair from video `i`: source and target in [-1, 1], class, video index, frame times (and "
+         "keypoints in output pixels).")
         n = self.videos.n_frames(i)
         a, b = pair_indices(n, self.gap, g, self.same_p)
         fr = self.videos.frames(i, [a, b])
@@ -234,7 +247,8 @@ class FramePairs(Dataset):
                    cls=torch.tensor(self.videos[i].cls), video=torch.tensor(i), t=torch.tensor([a, b]))
         if self.videos.has_keypoints:                       # all or nothing, so that batches collate
             kp = self.videos.keypoints(i)
-            if len(kp) != n: raise ValueError(f"{self.videos[i].kp_path}: {len(kp)} keypoint frames but the video has {n} frames")
+            if len(kp) != n: raise ValueError(f"{self.videos[i].kp_path}: {len(kp)} keypoint frames but the "
+                                              f"video has {n} frames")
             out['kp_source'], out['kp_target'] = torch.from_numpy(aug.points(kp[a])), torch.from_numpy(aug.points(kp[b]))
         return out
 
@@ -242,8 +256,10 @@ class FramePairs(Dataset):
 def clip_starts(n_frames:int, # length L of the video
                 n_out:int=33, # frames in the clip
                ) -> range: # the legal first frames s
-    "First frames s at which a time-normalised clip of `n_out` frames fits: all s with s + (n_out-1)*floor(L/n_out) < L."
-    if n_frames < n_out: return range(1)                                 # short videos are stretched from frame 0
+    ("First frames s at which a time-normalised clip of `n_out` frames fits: all s with s + "
+     "(n_out-1)*floor(L/n_out) < L.")
+    # short videos are stretched from frame 0
+    if n_frames < n_out: return range(1)
     return range(n_frames - (n_frames // n_out) * (n_out - 1))
 
 # %% ../nbs/02_data.ipynb #a3c7c5e8
@@ -251,7 +267,8 @@ def time_normalised_indices(n_frames:int, # length L of the video
                             n_out:int=33, # frames in the clip (the paper: 1 input + 32 predicted)
                             start:int=0, # first frame s (for L >= n_out)
                            ) -> np.ndarray: # int frame indices [n_out]
-    "Frame indices s + i*floor(L/n_out) of a time-normalised clip; interpolated for videos shorter than n_out."
+    ("Frame indices s + i*floor(L/n_out) of a time-normalised clip; interpolated for videos shorter than "
+     "n_out.")
     if n_frames < 1 or n_out < 1:
         raise ValueError(f"need n_frames >= 1 and n_out >= 1, got {n_frames} and {n_out}")
     if n_frames < n_out:
@@ -261,7 +278,8 @@ def time_normalised_indices(n_frames:int, # length L of the video
         return np.round(np.linspace(0, n_frames - 1, n_out)).astype(int)
     starts = clip_starts(n_frames, n_out)
     if start not in starts:
-        raise ValueError(f"start must lie in [0, {starts[-1]}] for {n_frames} frames and gap {n_frames // n_out}, "
+        raise ValueError(f"start must lie in [0, {starts[-1]}] for {n_frames} frames and gap "
+                         f"{n_frames // n_out}, "
                          f"got {start}")
     return start + n_frames // n_out * np.arange(n_out)
 
@@ -271,7 +289,8 @@ def time_normalised_clip(kp:np.ndarray, # keypoints of a whole video [L,K,2]
                          start:int|None=None, # first frame (None: draw it with `g`; ignored for L < n_out)
                          g:torch.Generator|None=None,
                         ) -> np.ndarray: # [n_out,K,2]
-    "A clip of `n_out` frames with stride floor(L / n_out); videos shorter than `n_out` are interpolated linearly."
+    ("A clip of `n_out` frames with stride floor(L / n_out); videos shorter than `n_out` are interpolated "
+     "linearly.")
     L = len(kp)
     if L < 2: raise ValueError(f"a clip needs a video of at least 2 frames, got {L}")
     if L < n_out:
@@ -291,10 +310,13 @@ def video_to_folder(frames:np.ndarray, # uint8 [T,H,W,3], already cropped/resize
                    ) -> Path:
     "Cut one video into segments and write them as a one-class video folder (frame folders)."
     n = len(frames) // segment
-    if n < 2: raise ValueError(f"{len(frames)} frames make fewer than 2 segments of {segment}; use a shorter segment")
-    test = set(range(n - max(1, round(n * test_frac)), n)) if test_segments is None else {int(i) for i in test_segments}
+    if n < 2: raise ValueError(f"{len(frames)} frames make fewer than 2 segments of {segment}; use a shorter "
+                               "segment")
+    test = (set(range(n - max(1, round(n * test_frac)), n)) if test_segments is None
+            else {int(i) for i in test_segments})
     if not test or not test < set(range(n)):
-        raise ValueError(f"test_segments={sorted(test)} must name at least one and not all of the {n} segments (0..{n - 1})")
+        raise ValueError(f"test_segments={sorted(test)} must name at least one and not all of the {n} "
+                         f"segments (0..{n - 1})")
     for i in range(n):
         split = 'test' if i in test else 'train'
         write_video(Path(out) / split / label / f'seg{i:03d}', frames[i * segment:(i + 1) * segment])

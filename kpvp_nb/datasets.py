@@ -72,7 +72,8 @@ class PennLabel:
     nframes: int
     dimensions: tuple        # (H, W, nframes)
     @property
-    def joints(self) -> np.ndarray: return np.stack([self.x, self.y], -1).astype(np.float32)   # [T,13,2], (x, y)
+    # [T,13,2], (x, y)
+    def joints(self) -> np.ndarray: return np.stack([self.x, self.y], -1).astype(np.float32)
 
 _PENN_FIELDS = ('action', 'pose', 'x', 'y', 'visibility', 'bbox', 'train', 'nframes', 'dimensions')
 
@@ -129,8 +130,10 @@ def write_penn_video(root, # dataset root (holds frames/ and labels/)
     return out
 
 # %% ../nbs/14_datasets.ipynb #5f3c27f6
-DATASET_OPTIONS = 'kpvp_dataset.json'   # optional file in a dataset root: loader keyword arguments (and SCORING_OPTIONS)
-SCORING_OPTIONS = ('ref_joints',)       # keys of that file that describe the data to the scorers (notebook 14), not loader arguments
+# optional file in a dataset root: loader keyword arguments (and SCORING_OPTIONS)
+DATASET_OPTIONS = 'kpvp_dataset.json'
+# keys of that file that describe the data to the scorers (notebook 14), not loader arguments
+SCORING_OPTIONS = ('ref_joints',)
 
 def dataset_options(root) -> dict:
     "Loader options stored in `ROOT/kpvp_dataset.json` (e.g. {\"missing\": \"skip\"} for a partial copy), or {}."
@@ -162,12 +165,14 @@ def make_mini_penn(root, # folder to write (frames/ and labels/)
     last_train = max((j for j, job in enumerate(jobs) if job[2]), default=-1)
     for j, (vid, c, tr) in enumerate(jobs):
         v = render_video(ACTIONS[j % len(ACTIONS)], seed * 1000 + j, size=H, n_frames=n_frames)
-        ox = int(rng.integers(0, W - H + 1))                       # paste the square render into a wider frame
+        # paste the square render into a wider frame
+        ox = int(rng.integers(0, W - H + 1))
         frames = np.zeros((n_frames, H, W, 3), np.uint8); frames[:] = v.frames[:, :, :1].mean(1, keepdims=True).astype(np.uint8)
         frames[:, :, ox:ox + H] = v.frames
         joints = v.joints.astype(np.float64) + [ox, 0]
         vis = rng.random((n_frames, 13)) > .1
-        write_penn_video(root, vid, frames, joints, sp.classes[c], train=tr and j != last_train, visibility=vis, pose='front')
+        write_penn_video(root, vid, frames, joints, sp.classes[c], train=tr and j != last_train,
+                         visibility=vis, pose='front')
     # a miniature holds a few of the split's videos: tell every loader that opens it to skip the absent ones
     write_text_atomic(root / DATASET_OPTIONS, json.dumps({'missing': 'skip'}))
     return root
@@ -239,7 +244,8 @@ class PennAction(VideoFolder):
             self.records.append(VideoRecord(fd, lab.action, c if c is not None else -1, lp)); self._labels.append(lab)
         if bad: self._class_mismatch(bad)
         if split_source == 'official':
-            self.classes = list(classes) if classes is not None else sorted(actions)   # from both splits' labels: one index order
+            # from both splits' labels: one index order
+            self.classes = list(classes) if classes is not None else sorted(actions)
             keep = [k for k, r in enumerate(self.records) if r.label in self.classes]
             self.records, self._labels = [self.records[k] for k in keep], [self._labels[k] for k in keep]
             for r in self.records: r.cls = self.classes.index(r.label)
@@ -379,7 +385,8 @@ def _ff_n_frames(self:FramesFolder, i:int) -> int:
         if ext == '.gif':
             with Image.open(p) as im: return im.n_frames
     except (OSError, SyntaxError) as e: raise ValueError(f"{p}: cannot read this video ({type(e).__name__}: {e})") from e
-    if i not in self._len: self._len[i] = len(self.frames(i))      # a video file: decode once, remember the length
+    # a video file: decode once, remember the length
+    if i not in self._len: self._len[i] = len(self.frames(i))
     return self._len[i]
 
 def _ff_frames(self:FramesFolder, i:int, # video index
@@ -445,7 +452,8 @@ def _holds_videos(p:Path) -> bool:
     try:
         with Image.open(imgs[0]) as im: w, h = im.size
     except OSError: return False
-    return w >= 2 * h                                                   # PNG/JPG strips of frames: one video per image
+    # PNG/JPG strips of frames: one video per image
+    return w >= 2 * h
 
 def _nested(root:Path) -> Path:
     "`root`, or its only sub-folder holding train/ (archives often unpack into one folder)."
@@ -493,7 +501,8 @@ def open_split(data, # dataset root (any layout `open_dataset` knows) or a prese
     if classes is not None and list(classes) and list(ds.classes) != list(classes):
         if isinstance(ds, (PennAction, FramesFolder)) or not set(ds.classes) <= set(classes):
             raise ValueError(f"{data} ({split}): classes {ds.classes} differ from the model's {list(classes)}; use the dataset the model was trained on")
-        ds = VideoFolder(ds.root, split, classes=list(classes), cache=ds.cache)   # a subset of the classes, in the model's order
+        # a subset of the classes, in the model's order
+        ds = VideoFolder(ds.root, split, classes=list(classes), cache=ds.cache)
     return ds
 
 # %% ../nbs/14_datasets.ipynb #b76373fa
@@ -502,8 +511,10 @@ class DownloadError(RuntimeError):
 
 from .training import sha256_file
 
-_MAGIC = ((b'\x1f\x8b', 'gzip'), (b'PK\x03\x04', 'zip'), (b'PK\x05\x06', 'zip'), (b'BZh', 'bzip2'), (b'\xfd7zXZ\x00', 'xz'))
-_KINDS = dict(gzip='a gzip archive', zip='a zip archive', bzip2='a bzip2 archive', xz='an xz archive', tar='a tar archive')
+_MAGIC = ((b'\x1f\x8b', 'gzip'), (b'PK\x03\x04', 'zip'), (b'PK\x05\x06', 'zip'), (b'BZh', 'bzip2'),
+          (b'\xfd7zXZ\x00', 'xz'))
+_KINDS = dict(gzip='a gzip archive', zip='a zip archive', bzip2='a bzip2 archive', xz='an xz archive',
+              tar='a tar archive')
 _EXPECT = ('gzip', 'tar', 'zip')
 
 def _sniff(path:Path) -> tuple:
@@ -516,7 +527,8 @@ def _sniff(path:Path) -> tuple:
     low = head.lstrip().lower()
     if low.startswith((b'<!doctype html', b'<html', b'<head', b'<body')) or b'<html' in low: return 'html', 'an HTML page'
     text = head.decode('utf-8', 'replace')
-    if len(head) == 1024: text = text.rstrip('\ufffd')               # the read may have cut a character in two
+    # the read may have cut a character in two
+    if len(head) == 1024: text = text.rstrip('\ufffd')
     if '\ufffd' not in text and all(c.isprintable() or c in '\t\r\n' for c in text):
         return 'text', f"a text file starting with {' '.join(text.split())[:60]!r}"
     return 'other', f"{path.stat().st_size:,} bytes of an unknown format (starting with {head[:8].hex(' ')})"
@@ -546,11 +558,13 @@ def download(url:str, # http(s) URL
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         have = part.stat().st_size if part.exists() else 0
-        req = urllib.request.Request(url, headers={'User-Agent': 'kpvp_nb', **({'Range': f'bytes={have}-'} if have else {})})
+        req = urllib.request.Request(url,
+                                     headers={'User-Agent': 'kpvp_nb', **({'Range': f'bytes={have}-'} if have else {})})
         try: r = urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as e:
             if e.code != 416 or not have: raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
-            r = None                                                  # 416: the .part file is already complete
+            # 416: the .part file is already complete
+            r = None
         except (urllib.error.URLError, OSError) as e: raise DownloadError(f"{url}: cannot connect ({getattr(e, 'reason', e)})") from e
         if r is not None:
             with r:
@@ -593,7 +607,8 @@ def download(url:str, # http(s) URL
 class ArchiveError(ValueError):
     "An archive that cannot be unpacked safely and whole: not an archive, truncated, corrupt, or holding a refused member."
 
-_CORRUPT = (EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile, NotImplementedError, ValueError)
+_CORRUPT = (EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile, NotImplementedError,
+            ValueError)
 
 def _inside(base:Path, p:Path) -> bool:
     try: p.resolve().relative_to(base); return True
@@ -607,7 +622,8 @@ def _unpack(archive:Path, kind:str, base:Path, refuse):
     if kind == 'zip':
         with zipfile.ZipFile(archive) as z:
             for info in z.infolist():
-                check(info.filename); t = (info.external_attr >> 16) & 0o170000     # the Unix file type, 0 when not recorded
+                # the Unix file type, 0 when not recorded
+                check(info.filename); t = (info.external_attr >> 16) & 0o170000
                 if t == 0o120000: refuse(info.filename, 'symbolic link: links are not allowed in dataset archives')
                 if t not in (0, 0o100000, 0o040000): refuse(info.filename, 'device file or FIFO')
                 z.extract(info, base)
@@ -619,7 +635,8 @@ def _unpack(archive:Path, kind:str, base:Path, refuse):
             if m.issym() or m.islnk(): refuse(m.name, f"{'symbolic' if m.issym() else 'hard'} link to {m.linkname!r}: links are not allowed in dataset archives")
             if not (m.isfile() or m.isdir()): refuse(m.name, 'device file or FIFO')
             tf.extract(m, base, set_attrs=False, **kw)
-        while tf.fileobj.read(1 << 20): pass                           # read to the end, so that gzip checks its CRC and length
+        # read to the end, so that gzip checks its CRC and length
+        while tf.fileobj.read(1 << 20): pass
 
 def _clashes(src:Path, dst:Path):
     "Paths under `dst` that are a file where `src` has a folder, or the other way round."
@@ -749,7 +766,8 @@ def prepare_dataset(name:str, # 'penn', 'nemo' or 'mgif'
         done = root / '.kpvp_extracted'
         if not done.exists():
             _leftovers(root, say)
-            own = archive is None                                     # kpvp_nb's own download, at the default place
+            # kpvp_nb's own download, at the default place
+            own = archive is None
             arc = root / s['archive'] if own else Path(archive)
             if not own and not arc.is_file(): raise FileNotFoundError(f"{arc}: archive not found (--archive); leave --archive out to download Penn Action into {root}")
             if own and arc.exists() and (why := _archive_issue(arc, s, s['format'])):
@@ -759,7 +777,8 @@ def prepare_dataset(name:str, # 'penn', 'nemo' or 'mgif'
                 if not download_ok: raise DownloadError(f"{arc}: archive not found.\n" + manual_steps(name, root))
                 try: download(url or s['url'], arc, size=s['size'], sha256=s['sha256'], expect=s['format'], quiet=quiet)
                 except DownloadError as e: raise DownloadError(f"Could not download Penn Action: {e}\n" + manual_steps(name, root)) from e
-            elif not own and (why := _archive_issue(arc, s, None)):      # its format is checked by safe_extract
+            # its format is checked by safe_extract
+            elif not own and (why := _archive_issue(arc, s, None)):
                 raise ArchiveError(f"{arc}: {why}; nothing was extracted; {arc} (--archive) was left as it is: download it again")
             if s['sha256'] is None and not quiet: say(f"{arc.name} SHA-256: {sha256_file(arc)} (not pinned by kpvp_nb: record it to check later copies)")
             _unpack_dataset(arc, root, own, say)

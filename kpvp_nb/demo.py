@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from .data import VideoFolder, draw_augment, to_tensor
-from .evaluate import (evaluate_run, format_scores, motion_scores, format_motion_scores, evaluate_predictions,
-                              format_predictions)
-from .stage1 import (get_config, train_keypoints, load_stage1, sample_grid, motion_grid, moving_batch, fixed_batch,
-                            scale_schedule)
+from .evaluate import (evaluate_run, format_scores, motion_scores, format_motion_scores,
+                              evaluate_predictions, format_predictions)
+from .stage1 import (get_config, train_keypoints, load_stage1, sample_grid, motion_grid, moving_batch,
+                            fixed_batch, scale_schedule)
 from .synthetic import make_synthetic, SKELETON
 from .training import CSVLog, latest_checkpoint
 from .checks import check_range
@@ -51,7 +51,8 @@ def gallery_html(data, # dataset root
         i = next(j for j, r in enumerate(test.records) if r.cls == c)
         fr, kp = test.frames(i)[:n_frames], test.keypoints(i)[:n_frames]
         a = animate(draw_keypoints(fr, kp, radius=1.2, skeleton=SKELETON), fps=10, scale=scale)
-        cells.append(f'<figure>{_img(base64.b64encode(a.data).decode(), "gif")}<figcaption>{html.escape(name)}</figcaption></figure>')
+        cells.append(f'<figure>{_img(base64.b64encode(a.data).decode(), "gif")}'
+                     f'<figcaption>{html.escape(name)}</figcaption></figure>')
     return '<div class="row">' + ''.join(cells) + '</div>'
 
 @torch.no_grad()
@@ -67,7 +68,8 @@ def keypoints_html(run, data, n_frames:int=24, scale:int=2) -> str:
         x = torch.stack([to_tensor(aug.frame(f)) for f in fr])
         kp = kp_to_pixels(Q(x).kp, cfg.size).numpy()
         a = animate(draw_keypoints(np.stack([aug.frame(f) for f in fr]), kp, radius=1.2), fps=10, scale=scale)
-        cells.append(f'<figure>{_img(base64.b64encode(a.data).decode(), "gif")}<figcaption>{html.escape(name)}</figcaption></figure>')
+        cells.append(f'<figure>{_img(base64.b64encode(a.data).decode(), "gif")}'
+                     f'<figcaption>{html.escape(name)}</figcaption></figure>')
     return '<div class="row">' + ''.join(cells) + '</div>'
 
 def curves_b64(run) -> str:
@@ -81,16 +83,25 @@ def curves_b64(run) -> str:
         s, v = log.column(k)
         if len(s): ax[0].plot(s, v, label=k)
     ax[0].set_xlabel('step'); ax[0].set_title('stage 1: reconstruction (train)'); ax[0].legend()
-    s, v = log.column('mask'); ax[1].plot(s, v); ax[1].set_ylim(0, 1); ax[1].set_xlabel('step'); ax[1].set_title('stage 1: mean mask (1 = copy)')
+    s, v = log.column('mask')
+    ax[1].plot(s, v)
+    ax[1].set_ylim(0, 1)
+    ax[1].set_xlabel('step')
+    ax[1].set_title('stage 1: mean mask (1 = copy)')
     if log2:
-        s, v = log2.column('l1'); ax[2].plot(s, v); ax[2].set_yscale('log'); ax[2].set_xlabel('step'); ax[2].set_title('stage 2: keypoint L1 (train)')
+        s, v = log2.column('l1')
+        ax[2].plot(s, v)
+        ax[2].set_yscale('log')
+        ax[2].set_xlabel('step')
+        ax[2].set_title('stage 2: keypoint L1 (train)')
     fig.tight_layout()
     return _fig_b64(fig)
 
 @torch.no_grad()
 def predictions_html(run, data, # run folder (both stages) and dataset root
                      n_samples:int=3, scale:int=2, seed:int=0) -> str:
-    "For one held-out video per class: the truth, n_samples predicted futures, the first with its keypoints, and its mask."
+    ("For one held-out video per class: the truth, n_samples predicted futures, the first with its "
+     "keypoints, and its mask.")
     pred = Predictor(run)
     test = VideoFolder(data, 'test', classes=pred.classes)
     cells = []
@@ -104,7 +115,8 @@ def predictions_html(run, data, # run folder (both stages) and dataset root
         kp = draw_keypoints(p.frames[0], p.keypoints[0, 1:], radius=1.)
         mask = (p.masks[0, ..., None].repeat(3, -1) * 255).astype(np.uint8)
         a = animate([clip[1:], *p.frames, kp, mask], fps=8, scale=scale)
-        cells.append(f'<figure>{_img(base64.b64encode(a.data).decode(), "gif")}<figcaption>{html.escape(name)}</figcaption></figure>')
+        cells.append(f'<figure>{_img(base64.b64encode(a.data).decode(), "gif")}'
+                     f'<figcaption>{html.escape(name)}</figcaption></figure>')
     return '<div class="row">' + ''.join(cells) + '</div>'
 
 # %% ../nbs/15_demo.ipynb #bad110ad
@@ -129,37 +141,57 @@ def write_report(out, # demo folder (the report goes to out/index.html)
     grid = sample_grid(Q, T, fixed_batch(VideoFolder(data, 'test'), cfg, n=6))
     mgrid = motion_grid(Q, T, moving_batch(VideoFolder(data, 'test'), cfg, n=6))
     parts = [f'<h1>kpvp_nb demo</h1><p class="note">{html.escape(json.dumps(info))}</p>',
-             '<h2>Predicted videos</h2><p>For one held-out video of every action class, the network saw only the first frame and the class name. '
-             'Columns: the true continuation (32 time-normalised frames), three predicted futures (three draws of z), the first of them with its keypoints, and its mask (white: copied from the input frame).</p>',
+             '<h2>Predicted videos</h2><p>For one held-out video of every action class, the network saw only '
+             'the first frame and the class name. '
+             'Columns: the true continuation (32 time-normalised frames), three predicted futures (three '
+             'draws of z), the first of them with its keypoints, and its mask (white: copied from the input '
+             'frame).</p>',
              predictions_html(run, data),
-             '<h3>The predicted videos against the truth</h3><p class="note">Every test video: its first frame in, 32 frames out, compared with the true frames; '
-             '"frozen" repeats the input frame 32 times; "oracle" renders the keypoints the detector finds in the true frames (what a perfect motion generator would give this translator). '
-             'PSNR and SSIM: higher is better; L1: lower is better; motion_l1 is the L1 over the pixels that move in the truth (lower is better), '
+             '<h3>The predicted videos against the truth</h3><p class="note">Every test video: its first '
+             'frame in, 32 frames out, compared with the true frames; '
+             '"frozen" repeats the input frame 32 times; "oracle" renders the keypoints the detector finds '
+             'in the true frames (what a perfect motion generator would give this translator). '
+             'PSNR and SSIM: higher is better; L1: lower is better; motion_l1 is the L1 over the pixels that '
+             'move in the truth (lower is better), '
              'motion how much a video moves (mean |frame t - frame 0|), to be read against the truth\'s.</p>',
              _pre(format_predictions(scores['video'])),
-             *(['<p class="note">The same with z = 0 (temperature 0), the decoder\'s mode: one future per image, the one a point forecast would give. '
-                'Frame scores reward it, because a drawn future of another phase or speed than the true one is penalised twice '
+             *(['<p class="note">The same with z = 0 (temperature 0), the decoder\'s mode: one future per '
+                'image, the one a point forecast would give. '
+                'Frame scores reward it, because a drawn future of another phase or speed than the true one '
+                'is penalised twice '
                 '(notebook 14).</p>',
                 _pre(format_predictions(scores['video_mode']))] if 'video_mode' in scores else []),
-             '<h3>The motion generator</h3><p class="note">An action classifier trained on true joint sequences judges sequences mapped from keypoints to joints; '
-             'diversity is the distance between two futures of one image; the statistics compare generated and real keypoint motion.</p>',
+             '<h3>The motion generator</h3><p class="note">An action classifier trained on true joint '
+             'sequences judges sequences mapped from keypoints to joints; '
+             'diversity is the distance between two futures of one image; the statistics compare generated '
+             'and real keypoint motion.</p>',
              _pre(format_motion_scores(scores['motion'])),
-             '<h2>The data: synthetic actions with true joints</h2><p>One held-out video per action class, with the ground-truth joints (never used for training).</p>',
+             '<h2>The data: synthetic actions with true joints</h2><p>One held-out video per action class, '
+             'with the ground-truth joints (never used for training).</p>',
              gallery_html(data),
-             '<h2>Keypoints discovered without labels (stage 1)</h2><p>The detector, trained only to help the translator turn one frame into another, applied to the same held-out videos. Colours are keypoint indices.</p>',
+             '<h2>Keypoints discovered without labels (stage 1)</h2><p>The detector, trained only to help '
+             'the translator turn one frame into another, applied to the same held-out videos. Colours are '
+             'keypoint indices.</p>',
              keypoints_html(run, data),
-             '<h3>Scores on held-out data</h3><p class="note">Keypoint error: joints regressed linearly (no bias) from the keypoints, mean distance over torso length; lower is better. Reconstruction: L1 of the translated frame against the true target frame, in [-1, 1] units.</p>',
+             '<h3>Scores on held-out data</h3><p class="note">Keypoint error: joints regressed linearly (no '
+             'bias) from the keypoints, mean distance over torso length; lower is better. Reconstruction: L1 '
+             'of the translated frame against the true target frame, in [-1, 1] units.</p>',
              _scores_table(scores['stage1']),
-             '<h3>Reconstructions</h3><p class="note">Columns: source v, target v\' with its keypoints, the translation v&#770;, the generated image s, the mask m (white: copied from v).</p>',
+             '<h3>Reconstructions</h3><p class="note">Columns: source v, target v\' with its keypoints, the '
+             'translation v&#770;, the generated image s, the mask m (white: copied from v).</p>',
              _img(_png_b64(grid.repeat(2, 0).repeat(2, 1))),
-             '<h3>Where the figure moves</h3><p class="note">The held-out pairs with the most motion. Columns: source v, target v\' with its keypoints, the translation v&#770; '
-             'rendered for those keypoints, the mask m, the translation\'s error |v&#770; - v\'| and the error of copying the source |v - v\'| (white: a quarter of the range or more). '
-             'A translator that follows its keypoints darkens, in the fifth column, the two silhouettes of the sixth (where the limb was and where it went). '
+             '<h3>Where the figure moves</h3><p class="note">The held-out pairs with the most motion. '
+             'Columns: source v, target v\' with its keypoints, the translation v&#770; '
+             'rendered for those keypoints, the mask m, the translation\'s error |v&#770; - v\'| and the '
+             'error of copying the source |v - v\'| (white: a quarter of the range or more). '
+             'A translator that follows its keypoints darkens, in the fifth column, the two silhouettes of '
+             'the sixth (where the limb was and where it went). '
              '"L1 where the target moved" in the table above is the number behind it.</p>',
              _img(_png_b64(mgrid.repeat(2, 0).repeat(2, 1))),
              '<h2>Training</h2>', _img(curves_b64(run))]
     p = Path(out) / 'index.html'
-    write_text_atomic(p, f'<!doctype html><html><head><meta charset="utf-8"><title>kpvp_nb demo</title><style>{_CSS}</style></head><body>{"".join(parts)}</body></html>')
+    write_text_atomic(p, '<!doctype html><html><head><meta charset="utf-8"><title>kpvp_nb demo</title>'
+                         f'<style>{_CSS}</style></head><body>{"".join(parts)}</body></html>')
     return p
 
 # %% ../nbs/15_demo.ipynb #fc55486c
@@ -169,7 +201,8 @@ def stage1_step_seconds(data, # dataset root
                         n:int=30, # steps to time
                         time_limit:float|None=None, # seconds: time fewer steps when they are slow
                        ) -> float:
-    "Seconds per stage-1 step of `cfg` on this machine: the median step of a scratch run, warm-up (the first fifth) left out."
+    ("Seconds per stage-1 step of `cfg` on this machine: the median step of a scratch run, warm-up (the "
+     "first fifth) left out.")
     import shutil
     from dataclasses import replace
     probe = Path(probe); shutil.rmtree(probe, ignore_errors=True)
@@ -180,7 +213,8 @@ def stage1_step_seconds(data, # dataset root
     finally: shutil.rmtree(probe, ignore_errors=True)
     if len(s) < 2: return float(sec[-1] / s[-1])
     dt = np.diff(sec) / np.diff(s)                                      # seconds of each step
-    return float(np.median(dt[len(dt) // 5:]))                          # the median: a burst of disk writes or another process does not move it
+    # the median: a burst of disk writes or another process does not move it
+    return float(np.median(dt[len(dt) // 5:]))
 
 def demo(out='demo', # folder for the dataset, the run and the report
          minutes:float=15., # time budget for the whole demo
@@ -191,37 +225,52 @@ def demo(out='demo', # folder for the dataset, the run and the report
          i3d=None, # the I3D for FVD (default: `kpvp_nb.i3d_weights.load_i3d()`, the TF-Hub weights, 47 MB downloaded once)
         ) -> Path:
     "Synthetic data, both stages within the time budget, scores against baselines, and `out/index.html`."
-    check_range('minutes (--minutes)', minutes, 0, above=True); check_range('videos (--videos)', videos, 14, integer=True)
+    check_range('minutes (--minutes)', minutes, 0, above=True)
+    check_range('videos (--videos)', videos, 14, integer=True)
     check_range('seed (--seed)', seed, 0, integer=True)
     t0 = time.time(); out = Path(out)
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out}: exists and is not a folder; choose another --out")
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out}: exists and is not a folder; choose "
+                                                                "another --out")
     out.mkdir(parents=True, exist_ok=True)
-    if fvd and i3d is None:                                              # first, so that a failed download stops nothing
+    # first, so that a failed download stops nothing
+    if fvd and i3d is None:
         i3d = load_i3d(device='cuda' if torch.cuda.is_available() else 'cpu')
     vm = ('psnr', 'ssim', 'l1', 'motion_l1', 'motion') + (('fvd', 'kvd') if fvd else ())
     B = minutes * 60
     left = lambda frac: max(5., frac * B - (time.time() - t0))            # seconds until `frac` of the budget
     data, run = out / 'data', out / 'run'
     if not (data / 'meta.json').exists():                                # no camera jitter: see notebook 07
-        make_synthetic(data, videos, size=64, n_frames=40, seed=seed, test_frac=.1, jitter=0., progress=progress, overwrite=True)   # only its own folder
+        # only its own folder
+        make_synthetic(data, videos, size=64, n_frames=40, seed=seed, test_frac=.1, jitter=0.,
+                       progress=progress, overwrite=True)
     t_data = time.time()
-    resume = latest_checkpoint(run / 'checkpoints') is not None          # an earlier demo, interrupted: continue it
-    cfg1 = get_config('cpu', seed=seed, same_p=0.2)                      # still pairs: the first predicted frames (notebook 91)
-    if not resume:                                                       # the preset's schedules, stretched to the steps that fit
+    # an earlier demo, interrupted: continue it
+    resume = latest_checkpoint(run / 'checkpoints') is not None
+    # still pairs: the first predicted frames (notebook 91)
+    cfg1 = get_config('cpu', seed=seed, same_p=0.2)
+    # the preset's schedules, stretched to the steps that fit
+    if not resume:
         sps = stage1_step_seconds(data, cfg1, out / 'probe', time_limit=0.05 * B)
         cfg1 = scale_schedule(cfg1, max(1, int(0.97 * (left(0.55) - 3) / sps)))
     tr1 = train_keypoints(data, run, cfg1, resume=resume, progress=progress, time_limit=left(0.55))
     t1 = time.time()
-    extract_keypoints(run, data, progress=progress)                      # pseudo-labels first: stage 2's clock starts after them
+    # pseudo-labels first: stage 2's clock starts after them
+    extract_keypoints(run, data, progress=progress)
     resume2 = latest_checkpoint(run / 'motion' / 'checkpoints') is not None
-    tr2 = train_motion(run, data, motion_config('cpu', seed=seed, steps=12_000), resume=resume2, progress=progress, time_limit=left(0.8))
+    tr2 = train_motion(run, data, motion_config('cpu', seed=seed, steps=12_000), resume=resume2,
+                       progress=progress, time_limit=left(0.8))
     t2 = time.time()
-    scores = dict(stage1=evaluate_run(run, data, stride=8, n_pairs=256), motion=motion_scores(run, data, n_samples=4, seed=seed),
-                  video=evaluate_predictions(run, data, samples=1, metrics=vm, i3d=i3d, seed=seed, progress=progress),
-                  video_mode=evaluate_predictions(run, data, metrics=vm, i3d=i3d, progress=progress, oracle=False, temperature=0.))
+    scores = dict(stage1=evaluate_run(run, data, stride=8, n_pairs=256),
+                  motion=motion_scores(run, data, n_samples=4, seed=seed),
+                  video=evaluate_predictions(run, data, samples=1, metrics=vm, i3d=i3d, seed=seed,
+                                             progress=progress),
+                  video_mode=evaluate_predictions(run, data, metrics=vm, i3d=i3d, progress=progress,
+                                                  oracle=False, temperature=0.))
     write_text_atomic(out / 'scores.json', json.dumps(scores, indent=1, default=float))
-    info = dict(date=datetime.datetime.now().isoformat(timespec='seconds'), device=str(tr1.device), stage1_steps=tr1.step, stage1_planned=tr1.steps, stage2_steps=tr2.step,
-                data_minutes=round((t_data - t0) / 60, 1), stage1_minutes=round((t1 - t_data) / 60, 1), stage2_minutes=round((t2 - t1) / 60, 1), videos=videos, machine=platform.machine())
+    info = dict(date=datetime.datetime.now().isoformat(timespec='seconds'), device=str(tr1.device),
+                stage1_steps=tr1.step, stage1_planned=tr1.steps, stage2_steps=tr2.step,
+                data_minutes=round((t_data - t0) / 60, 1), stage1_minutes=round((t1 - t_data) / 60, 1),
+                stage2_minutes=round((t2 - t1) / 60, 1), videos=videos, machine=platform.machine())
     p = write_report(out, data, run, scores, info)
     info['minutes'] = round((time.time() - t0) / 60, 1)
     write_text_atomic(out / 'info.json', json.dumps(info, indent=1))

@@ -51,12 +51,14 @@ def ssim(a, # frames [..., H, W, C] (uint8, or float with data_range); H, W >= w
     y = _as_float64(b).reshape(-1, H, W, C).permute(0, 3, 1, 2)
     g = torch.exp(-(torch.arange(win_size, dtype=torch.float64) - (win_size - 1) / 2) ** 2 / (2 * sigma ** 2))
     g = g / g.sum()
-    def band(n):                                                             # [n, n-win+1]: column j holds g at rows j..j+win-1
+    # [n, n-win+1]: column j holds g at rows j..j+win-1
+    def band(n):
         m = torch.zeros(n, n - win_size + 1, dtype=torch.float64)
         for j in range(n - win_size + 1): m[j:j + win_size, j] = g
         return m
     Gh, Gw = band(H), band(W)
-    def blur(t): return Gh.T @ t @ Gw                                        # separable Gaussian, valid, per channel (as matrix products: fast in float64)
+    # separable Gaussian, valid, per channel (as matrix products: fast in float64)
+    def blur(t): return Gh.T @ t @ Gw
     mx, my = blur(x), blur(y)                                                # μ, [N, C, H-10, W-10]
     vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
     c1, c2 = (k1 * L) ** 2, (k2 * L) ** 2
@@ -87,7 +89,8 @@ def lpips_distance(a, # uint8 frames [..., H, W, 3]
     return torch.cat(out).reshape(lead).numpy()
 
 # %% ../nbs/13_metrics.ipynb #393433a1
-MOTION_THRESHOLD = 0.1   # a pixel moves when its mean absolute RGB change from the source exceeds this share of the range
+# a pixel moves when its mean absolute RGB change from the source exceeds this share of the range
+MOTION_THRESHOLD = 0.1
 
 def _unit(x) -> np.ndarray: return np.asarray(x, np.float32) / 255.
 
@@ -140,11 +143,14 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
     if {'motion_l1', 'motion'} & set(metrics) and source is None: raise ValueError("motion_l1 and motion need source, the frame each video started from [N,H,W,3]")
     T, out = real.shape[1], {}
     if {'fvd', 'kvd'} & set(metrics):
-        fr = i3d_features(real, i3d, batch_size, resize) if real_features is None else np.asarray(real_features)   # [N, 400]
+        # [N, 400]
+        fr = i3d_features(real, i3d, batch_size, resize) if real_features is None else np.asarray(real_features)
         if len(fr) != len(real): raise ValueError(f"real_features has {len(fr)} rows for {len(real)} real videos")
-        ff = i3d_features(fake, i3d, batch_size, resize) if fake_features is None else np.asarray(fake_features)   # [M, 400]
+        # [M, 400]
+        ff = i3d_features(fake, i3d, batch_size, resize) if fake_features is None else np.asarray(fake_features)
         if len(ff) != len(fake): raise ValueError(f"fake_features has {len(ff)} rows for {len(fake)} fake videos")
-        counts = dict(n_videos={'real': len(real), 'fake': len(fake)}, n_frames=T, resize=resize, note=FVD_BIAS_NOTE)
+        counts = dict(n_videos={'real': len(real), 'fake': len(fake)}, n_frames=T, resize=resize,
+                      note=FVD_BIAS_NOTE)
         if 'fvd' in metrics: out['fvd'] = dict(value=frechet_distance(fr, ff), **counts)
         if 'kvd' in metrics:
             kvd, std = kernel_distance(fr, ff, return_std=True)
@@ -154,17 +160,21 @@ def evaluate_videos(real, # uint8 ground-truth videos [N,T,H,W,3]
         for name, fn, extra in (('psnr', psnr, {}), ('ssim', ssim, dict(window='gaussian 11x11, sigma 1.5', k1=.01, k2=.03))):
             if name not in metrics: continue
             per = fn(real, fake, data_range=255.)                         # [N, T]
-            per = np.minimum(per, 100.) if name == 'psnr' else per        # identical frames: cap inf at 100 dB
-            out[name] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(real), n_frames=T, data_range=255, **extra)
+            # identical frames: cap inf at 100 dB
+            per = np.minimum(per, 100.) if name == 'psnr' else per
+            out[name] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(real),
+                             n_frames=T, data_range=255, **extra)
     if 'lpips' in metrics:
         if real.shape != fake.shape: raise ValueError(f"LPIPS pairs fake[i] with real[i] and needs equal shapes, got {real.shape} and {fake.shape}")
         per = lpips_distance(real, fake, lpips_model)                     # [N, T]
-        out['lpips'] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(real), n_frames=T, net='alex' if lpips_model is None else type(lpips_model).__name__)
+        out['lpips'] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(real),
+                            n_frames=T, net='alex' if lpips_model is None else type(lpips_model).__name__)
     if 'motion_l1' in metrics:
         per = motion_l1(real, fake, source, threshold)                       # [N, T], NaN where nothing moved
         out['motion_l1'] = dict(value=float(np.nanmean(per)) if np.isfinite(per).any() else float('nan'), per_frame=np.nanmean(per, 0).tolist() if np.isfinite(per).any() else [],
                                 n_videos=len(real), n_frames=T, threshold=threshold, moving_share=float(motion_mask(real, source, threshold).mean()))
     if 'motion' in metrics:
         per = video_motion(fake, source)
-        out['motion'] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(fake), n_frames=T, note='mean |frame t - source| (0..1)')
+        out['motion'] = dict(value=float(per.mean()), per_frame=per.mean(0).tolist(), n_videos=len(fake),
+                             n_frames=T, note='mean |frame t - source| (0..1)')
     return out

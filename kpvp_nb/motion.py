@@ -20,7 +20,8 @@ def _lstm(n_in:int, hidden:int, layers:int) -> nn.LSTM:
     lstm = nn.LSTM(n_in, hidden, layers, batch_first=True)
     with torch.no_grad():
         for name, p in lstm.named_parameters():
-            if name.startswith('bias_ih'): p[hidden:2 * hidden].fill_(1.)     # forget gate (order i, f, g, o), as TF
+            # forget gate (order i, f, g, o), as TF
+            if name.startswith('bias_ih'): p[hidden:2 * hidden].fill_(1.)
             elif name.startswith('bias_hh'): p[hidden:2 * hidden].zero_()
     return lstm
 
@@ -63,7 +64,8 @@ class MotionDecoder(nn.Module):
         self.inp = _Head(latent + 2 * n_kp + n_classes, d_in, heads == 'relu')
         self.lstm = _lstm(d_in, hidden, layers)
         self.out = nn.Linear(hidden, 2 * n_kp)
-        if residual: nn.init.zeros_(self.out.weight); nn.init.zeros_(self.out.bias)   # starts as the frozen pose k_t = k0
+        # starts as the frozen pose k_t = k0
+        if residual: nn.init.zeros_(self.out.weight); nn.init.zeros_(self.out.bias)
     def forward(self, z:Tensor, # latent codes [B,latent]
                 k0:Tensor, # first keypoints [B,K,2]
                 a=None, # class indices [B] (or one-hot); None without classes
@@ -71,7 +73,8 @@ class MotionDecoder(nn.Module):
                ) -> Tensor: # keypoints [B,T,K,2] (in (-1, 1) unless residual)
         B = len(z)
         x0 = self.inp(torch.cat([z, k0.flatten(1), _one_hot(a, self.n_classes, B, z.device)], 1))   # [B,d_in]
-        if self.repeat_input: x = x0[:, None].expand(B, n_frames, x0.shape[1]).contiguous()        # [B,T,d_in]: at every step
+        # [B,T,d_in]: at every step
+        if self.repeat_input: x = x0[:, None].expand(B, n_frames, x0.shape[1]).contiguous()
         else: x = torch.cat([x0[:, None], x0.new_zeros(B, n_frames - 1, x0.shape[1])], 1)         # at step 1, zeros after
         h, _ = self.lstm(x)                                                                     # [B,T,hidden]
         if self.residual: return k0[:, None] + self.out(h).unflatten(-1, (self.n_kp, 2))
@@ -109,7 +112,8 @@ class MotionGenerator(nn.Module):
         if heads not in ('linear', 'relu'): raise ValueError(f"heads must be 'linear' or 'relu', got {heads!r}")
         self.n_kp, self.n_classes, self.latent, self.residual, self.repeat_input = n_kp, n_classes, latent, residual, repeat_input
         self.encoder = MotionEncoder(n_kp, n_classes, hidden, layers, latent, heads, residual)
-        self.decoder = MotionDecoder(n_kp, n_classes, hidden, layers, latent, d_in, heads, residual, repeat_input)
+        self.decoder = MotionDecoder(n_kp, n_classes, hidden, layers, latent, d_in, heads, residual,
+                                     repeat_input)
     def _check(self, k0, seq=None):
         if k0.ndim != 3 or k0.shape[1:] != (self.n_kp, 2): raise ValueError(f"k0 must be [B,{self.n_kp},2], got {tuple(k0.shape)}")
         if seq is not None and (seq.ndim != 4 or seq.shape[0] != k0.shape[0] or seq.shape[2:] != (self.n_kp, 2)):

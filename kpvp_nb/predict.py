@@ -33,7 +33,9 @@ def prepare_image(image, # a path, a PIL image, or uint8 [H,W,3] (grey [H,W] and
         if not p.exists(): raise FileNotFoundError(f"{p}: image not found")
         import imageio.v3 as iio
         try: image = iio.imread(p)
-        except Exception as e: raise ValueError(f"{p}: cannot read this image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from e
+        except Exception as e:
+            raise ValueError(f"{p}: cannot read this image "
+                             f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from e
         if image.ndim == 4: image = image[0]                            # first frame of an animated image
     elif hasattr(image, 'convert') and hasattr(image, 'size'): image = np.asarray(image.convert('RGB'))
     a = np.asarray(image)
@@ -63,9 +65,12 @@ class Predictor:
                  motion:bool=True): # False: stage 1 alone (`detect` and `render`, no `predict`)
         self.run = Path(run)
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):   # whatever building the models does to the RNG stays inside
+        # whatever building the models does to the RNG stays inside
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available()
+                                   else []):
             self.Q, self.T, self.cfg1 = load_stage1(self.run, self.device)
-            self.M, self.cfg2, self.classes = load_motion(self.run, self.device) if motion else (None, None, [])
+            self.M, self.cfg2, self.classes = (load_motion(self.run, self.device) if motion
+                                               else (None, None, []))
     @property
     def size(self) -> int: return self.cfg1.size
     def __repr__(self): return f"Predictor({str(self.run)!r}, size={self.size}, K={self.cfg1.n_kp}, classes={self.classes})"
@@ -73,13 +78,17 @@ class Predictor:
     def action_index(self, action) -> int|None:
         "A class name or index -> index (None for models without classes)."
         if not self.classes:
-            if action is not None: raise ValueError(f"this model was trained without action classes; leave the action out (got {action!r})")
+            if action is not None: raise ValueError("this model was trained without action classes; leave "
+                                                    f"the action out (got {action!r})")
             return None
         if action is None: raise ValueError(f"choose an action: one of {self.classes}")
         if isinstance(action, (int, np.integer)):
-            if not 0 <= action < len(self.classes): raise ValueError(f"action index {action} out of range; the classes are {list(enumerate(self.classes))}")
+            if not 0 <= action < len(self.classes): raise ValueError(f"action index {action} out of range; "
+                                                                     "the classes are "
+                                                                     f"{list(enumerate(self.classes))}")
             return int(action)
-        if action not in self.classes: raise ValueError(f"unknown action {action!r}; the known actions are {self.classes}")
+        if action not in self.classes: raise ValueError(f"unknown action {action!r}; the known actions are "
+                                                        f"{self.classes}")
         return self.classes.index(action)
 
     @torch.no_grad()
@@ -92,29 +101,38 @@ class Predictor:
                 temperature:float=1., # z ~ N(0, temperature^2 I): 1 samples the prior; 0 gives the mode (z = 0), the same future for every sample
                ) -> Prediction:
         "S videos of T frames that continue `image` with `action`."
-        if self.M is None: raise ValueError(f"this Predictor was loaded without its motion generator (motion=False); use Predictor({str(self.run)!r})")
+        if self.M is None: raise ValueError("this Predictor was loaded without its motion generator "
+                                            f"(motion=False); use Predictor({str(self.run)!r})")
         a = self.action_index(action)
-        if n_frames < 1 or n_samples < 1: raise ValueError(f"n_frames and n_samples must be >= 1, got {n_frames} and {n_samples}")
+        if n_frames < 1 or n_samples < 1: raise ValueError("n_frames and n_samples must be >= 1, got "
+                                                           f"{n_frames} and {n_samples}")
         img = prepare_image(image, self.size)
         v = to_tensor(img)[None].to(self.device)                          # [1,3,S,S]
         k0 = self.Q(v).kp.float()                                         # [1,K,2]
         seed = secrets.randbits(63) if seed is None else int(seed)
-        g = torch.Generator().manual_seed(seed)                           # z from a generator of its own: the global RNG is never used
-        kseq = self.M.sample(k0, None if a is None else torch.tensor([a], device=self.device), n_frames, n_samples, g=g, temperature=temperature)[0]  # [S,T,K,2]
+        # z from a generator of its own: the global RNG is never used
+        g = torch.Generator().manual_seed(seed)
+        # [S,T,K,2]
+        kseq = self.M.sample(k0, None if a is None else torch.tensor([a], device=self.device), n_frames,
+                             n_samples, g=g, temperature=temperature)[0]
         frames, masks = self._render(v, k0, kseq.flatten(0, 1), chunk)   # [S*T,...]
         S, T = n_samples, n_frames
         kp = torch.cat([k0[None].expand(S, 1, -1, -1), kseq], 1)          # [S,T+1,K,2]
-        return Prediction(frames.reshape(S, T, self.size, self.size, 3), kp_to_pixels(kp, self.size).cpu().numpy().astype(np.float32),
-                          masks.reshape(S, T, self.size, self.size), img, None if a is None else self.classes[a], seed)
+        return Prediction(frames.reshape(S, T, self.size, self.size, 3),
+                          kp_to_pixels(kp, self.size).cpu().numpy().astype(np.float32),
+                          masks.reshape(S, T, self.size, self.size), img,
+                          None if a is None else self.classes[a], seed)
 
     def _render(self, v, k0, kseq, chunk:int=64):
-        "T(v0, k0, k_t) for every k_t of `kseq` [N,K,2]: uint8 frames [N,S,S,3] and masks [N,S,S]; v0 is encoded once."
+        ("T(v0, k0, k_t) for every k_t of `kseq` [N,K,2]: uint8 frames [N,S,S,3] and masks [N,S,S]; v0 is "
+         "encoded once.")
         f = self.T.encode(v)                                              # f(v0): once per image
         frames, masks = [], []
         for kt in kseq.split(chunk):
             n = len(kt)
             o = self.T.translate(f.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1), k0.expand(n, -1, -1), kt)
-            frames.append(to_uint8(o.v_hat)); masks.append(o.m[:, 0].float().cpu().numpy())   # in [-1, 1]: T in inference mode clips s before the blend
+            # in [-1, 1]: T in inference mode clips s before the blend
+            frames.append(to_uint8(o.v_hat)); masks.append(o.m[:, 0].float().cpu().numpy())
         return np.concatenate(frames), np.concatenate(masks)
 
     @torch.no_grad()
@@ -127,14 +145,16 @@ class Predictor:
     def render(self, image, # the input image (any size: see `prepare_image`)
                keypoints, # [N,K,2] in pixels of the networks' square: the poses to render
                chunk:int=64) -> tuple[np.ndarray, np.ndarray]: # frames uint8 [N,S,S,3], masks [N,S,S]
-        "`image` re-rendered in given poses, for instance the keypoints `detect` finds in another video (motion transfer)."
+        ("`image` re-rendered in given poses, for instance the keypoints `detect` finds in another video "
+         "(motion transfer).")
         img = prepare_image(image, self.size)
         v = to_tensor(img)[None].to(self.device)
         kt = pixels_to_kp(torch.as_tensor(np.asarray(keypoints, np.float32)), self.size).to(self.device)
         return self._render(v, self.Q(v).kp.float(), kt, chunk)
 
 # %% ../nbs/11_predict.ipynb #9d7ef73f
-PRETRAINED = {'synthetic': "kpvp_demo's run on the built-in synthetic actors: cpu preset (warp translator), 64x64, 16 keypoints, 7 actions"}
+PRETRAINED = {'synthetic': "kpvp_demo's run on the built-in synthetic actors: cpu preset (warp translator), "
+                           "64x64, 16 keypoints, 7 actions"}
 _HUB_FILES = ['README.md', 'card.json', 'config.json', 'classes.json', 'example.png', 'checkpoints/*/*',
               'motion/config.json', 'motion/classes.json', 'motion/checkpoints/*/*']
 _re_repo_id = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+$')
@@ -148,27 +168,36 @@ def pretrained_path(name, # 'synthetic' (shipped; also 'pretrained:synthetic'), 
                     cache_dir=None, # Hub: where downloads are kept (default: the Hub's cache, HF_HUB_CACHE)
                     local_files_only:bool=False, # Hub: never use the network, only the cache (also when HF_HUB_OFFLINE=1)
                    ) -> Path:
-    "The local folder of a model: shipped with the package, on disk, or downloaded from the Hugging Face Hub (and cached)."
+    ("The local folder of a model: shipped with the package, on disk, or downloaded from the Hugging Face "
+     "Hub (and cached).")
     s = str(name)
     if s.startswith('pretrained:'):
         s = s[len('pretrained:'):]
-        if s not in PRETRAINED: raise ValueError(f"{name}: no shipped model {s!r}; the shipped models are {sorted(PRETRAINED)}")
+        if s not in PRETRAINED: raise ValueError(f"{name}: no shipped model {s!r}; the shipped models are "
+                                                 f"{sorted(PRETRAINED)}")
     if s in PRETRAINED:
         p = shipped_models() / s
-        if not (p / 'card.json').is_file(): raise FileNotFoundError(f"{p}: the shipped model {s!r} is missing from this install; reinstall kpvp_nb")
+        if not (p / 'card.json').is_file(): raise FileNotFoundError(f"{p}: the shipped model {s!r} is "
+                                                                    "missing from this install; reinstall "
+                                                                    "kpvp_nb")
         return p
     p = Path(s).expanduser()
     if p.exists():
-        if not p.is_dir(): raise ValueError(f"{p}: a file; give a model or run folder, a shipped model ({sorted(PRETRAINED)}) or a Hub repo id")
+        if not p.is_dir(): raise ValueError(f"{p}: a file; give a model or run folder, a shipped model "
+                                            f"({sorted(PRETRAINED)}) or a Hub repo id")
         return p
     if not _re_repo_id.match(s):
-        raise FileNotFoundError(f"{s}: no such folder, and neither a shipped model ({sorted(PRETRAINED)}) nor a Hugging Face Hub repo id (owner/name)")
+        raise FileNotFoundError(f"{s}: no such folder, and neither a shipped model ({sorted(PRETRAINED)}) "
+                                "nor a Hugging Face Hub repo id (owner/name)")
     from huggingface_hub import snapshot_download
-    try: return Path(snapshot_download(s, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, allow_patterns=_HUB_FILES))
+    try: return Path(snapshot_download(s, revision=revision, cache_dir=cache_dir,
+                                       local_files_only=local_files_only, allow_patterns=_HUB_FILES))
     except Exception as e:
         why = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise FileNotFoundError(f"{s}: no such folder, and cannot get this model from the Hugging Face Hub ({type(e).__name__}: {why[:200]}); "
-                                f"check the path, or the repo id and the network (offline, only models already in the Hub's cache are found)") from None
+        raise FileNotFoundError(f"{s}: no such folder, and cannot get this model from the Hugging Face Hub "
+                                f"({type(e).__name__}: {why[:200]}); "
+                                "check the path, or the repo id and the network (offline, only models "
+                                "already in the Hub's cache are found)") from None
 
 # %% ../nbs/11_predict.ipynb #732502c1
 def _write_weights(ck:Path, # a verified checkpoint folder
@@ -178,18 +207,23 @@ def _write_weights(ck:Path, # a verified checkpoint folder
     w = {k: v for k, v in load_file(ck / 'models.safetensors').items() if k.split('.')[0] in keep}
     if not w: raise ValueError(f"{ck}: holds no weights for {keep}")
     dst.mkdir(parents=True)
-    with atomic_path(dst / 'models.safetensors', check=False) as f: save_file(w, f)   # with the usual permissions, whatever save_file chose
+    # with the usual permissions, whatever save_file chose
+    with atomic_path(dst / 'models.safetensors', check=False) as f: save_file(w, f)
     step = json.loads((ck / 'manifest.json').read_text())['step']
-    (dst / 'manifest.json').write_text(json.dumps(dict(step=step, files={'models.safetensors': sha256_file(dst / 'models.safetensors')}), indent=1))
+    (dst / 'manifest.json').write_text(json.dumps(
+        dict(step=step, files={'models.safetensors': sha256_file(dst / 'models.safetensors')}), indent=1))
     return step
 
 def _model_card(card:dict) -> str:
     "The README.md of a model folder, from its card."
     facts = '\n'.join(f"- **{k}**: {v}" for k, v in card.items() if not isinstance(v, (dict, list)))
-    return (f"---\nlibrary_name: kpvp_nb\ntags: [video-prediction, keypoints, pytorch]\n---\n\n# {card.get('name', 'kpvp_nb model')}\n\n"
-            f"Keypoint detector, image translator and motion generator of [kpvp_nb](https://kpvp-nb.github.io/kpvp_nb/) "
+    return ("---\nlibrary_name: kpvp_nb\ntags: [video-prediction, keypoints, pytorch]\n---\n\n# "
+            f"{card.get('name', 'kpvp_nb model')}\n\n"
+            "Keypoint detector, image translator and motion generator of "
+            "[kpvp_nb](https://kpvp-nb.github.io/kpvp_nb/) "
             f"(Kim et al., NeurIPS 2019). Try it:\n\n```python\nfrom kpvp_nb import Predictor\n"
-            f"pred = Predictor.from_pretrained('{card.get('repo', 'FOLDER')}')\nvideos = pred.predict(IMAGE, ACTION, n_samples=4)\n```\n\n"
+            f"pred = Predictor.from_pretrained('{card.get('repo', 'FOLDER')}')\nvideos = pred.predict(IMAGE, "
+            "ACTION, n_samples=4)\n```\n\n"
             f"{facts}\n\nThe whole card, with the scores, is in `card.json`.\n")
 
 def export_model(run, # a run folder (stage 1 with motion/) or a model folder
@@ -197,13 +231,16 @@ def export_model(run, # a run folder (stage 1 with motion/) or a model folder
                     card:dict|None=None, # facts about the model (data, budget, scores) for card.json and README.md
                     example=None, # an input image to ship with it (a path or uint8 array), saved as example.png
                    ) -> Path:
-    "The part of a run that `Predictor` needs (weights of Q, T and M, the configs, the classes) as a small model folder."
+    ("The part of a run that `Predictor` needs (weights of Q, T and M, the configs, the classes) as a small "
+     "model folder.")
     run, out = Run(run), Path(out)
     ck1, ck2 = run.latest_checkpoint(), run.motion.latest_checkpoint()
     if ck1 is None or ck2 is None:
-        raise FileNotFoundError(f"{run.path}: needs a trained stage 1 and stage 2 (RUN/checkpoints and RUN/motion/checkpoints)")
+        raise FileNotFoundError(f"{run.path}: needs a trained stage 1 and stage 2 (RUN/checkpoints and "
+                                "RUN/motion/checkpoints)")
     verify_checkpoint(ck1); verify_checkpoint(ck2)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())): raise FileExistsError(f"{out}: exists and is not empty; choose a new folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out}: exists and is not empty; choose a new folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', dir=out.parent))
     try:
@@ -217,7 +254,8 @@ def export_model(run, # a run folder (stage 1 with motion/) or a model folder
         card.setdefault('kpvp_nb', kpvp_nb.__version__)
         if example is not None:
             import imageio.v3 as iio
-            iio.imwrite(tmp / 'example.png', prepare_image(example, cfg1['size'])); card['example'] = 'example.png'
+            iio.imwrite(tmp / 'example.png', prepare_image(example, cfg1['size']))
+            card['example'] = 'example.png'
         (tmp / 'card.json').write_text(json.dumps(card, indent=1))
         (tmp / 'README.md').write_text(_model_card(card))
         if out.exists(): out.rmdir()
@@ -240,7 +278,8 @@ def save_pretrained(self:Predictor, out, # the model folder to write
                     example=None) -> Path: # an input image to ship with it
     "This predictor's model as a small folder (see `export_model`)."
     own = json.loads((self.run / 'card.json').read_text()) if (self.run / 'card.json').is_file() else {}
-    ex = example if example is not None else (self.run / 'example.png' if (self.run / 'example.png').is_file() else None)
+    ex = example if example is not None else (self.run / 'example.png' if (self.run / 'example.png').is_file()
+                                              else None)
     return export_model(self.run, out, {**own, **(card or {})}, ex)
 
 @patch
@@ -254,5 +293,6 @@ def push_to_hub(self:Predictor, repo_id:str, # 'owner/name'
     with tempfile.TemporaryDirectory() as d:
         folder = self.save_pretrained(Path(d) / 'model', {**(card or {}), 'repo': repo_id})
         api.create_repo(repo_id, repo_type='model', private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type='model', commit_message=commit_message)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type='model',
+                                 commit_message=commit_message)
     return str(getattr(info, 'commit_url', info))

@@ -51,8 +51,10 @@ def _extract(run, data, splits, batch_size, device, progress, out, ident):
     out.mkdir(parents=True, exist_ok=True)
     Q, _, cfg = load_stage1(run, device)
     classes = Run(run).classes()
-    if 'train' in splits: open_split(data, 'train', classes)              # a wrong --data fails before anything is written
-    write_text_atomic(meta_p, json.dumps(dict(**ident, size=cfg.size, n_kp=cfg.n_kp, data=str(Path(data).resolve())), indent=1))
+    # a wrong --data fails before anything is written
+    if 'train' in splits: open_split(data, 'train', classes)
+    write_text_atomic(meta_p,
+                      json.dumps(dict(**ident, size=cfg.size, n_kp=cfg.n_kp, data=str(Path(data).resolve())), indent=1))
     for split in splits:
         try: vids = open_split(data, split, classes)                     # any layout: video folder, Penn Action, frames
         except FileNotFoundError:
@@ -138,4 +140,5 @@ class MotionClips(torch.utils.data.Dataset):
         clip = time_normalised_clip(kp, self.n_frames + 1, None if self.train else 0, g)
         if self.train: clip = augment_clip(clip, g, **self.aug)
         clip = torch.from_numpy(np.ascontiguousarray(clip))
-        return dict(k0=clip[0], seq=clip[1:], cls=torch.tensor(int(self.labels.cls[i])), video=torch.tensor(i))
+        return dict(k0=clip[0], seq=clip[1:], cls=torch.tensor(int(self.labels.cls[i])),
+                    video=torch.tensor(i))

@@ -71,7 +71,8 @@ def _upper(pelvis, beta, b):
     "Head, neck, shoulders and hips [T,2] for pelvis [T,2] and torso lean `beta` [T]."
     up = np.stack([np.sin(beta), -np.cos(beta)], -1)                     # pelvis -> neck
     side = np.stack([np.cos(beta), np.sin(beta)], -1)                    # towards the far side
-    side_p = _dir(np.pi / 2 + .3 * beta)                                 # the pelvis turns less than the chest
+    # the pelvis turns less than the chest
+    side_p = _dir(np.pi / 2 + .3 * beta)
     neck = pelvis + b['torso'] * up
     sh = neck - .025 * up
     return dict(pelvis=pelvis, neck=neck, head=neck + (b['neck'] + b['head_r']) * up,
@@ -117,7 +118,8 @@ def _squats(t, p, b):
     c = .5 - .5 * np.cos(s)                                              # 0 standing, 1 down
     J = _upper(np.stack([-.07 * p['amp'] * c, .24 * p['amp'] * c], -1), np.radians(30) * p['amp'] * c, b)
     for side in 'fn':
-        th = np.radians(10 + 80 * c)                                     # arms rise forward as a counterweight
+        # arms rise forward as a counterweight
+        th = np.radians(10 + 80 * c)
         _arm(J, side, th, th + np.radians(5), b)
     f, n = _planted(b, len(t), .02, -.02)
     _leg_ik(J, 'f', f, b); _leg_ik(J, 'n', n, b)
@@ -144,7 +146,8 @@ def _kicks(t, p, b):
     _arm(J, 'n', np.full_like(s, np.radians(40)), np.full_like(s, np.radians(160)), b)
     kick, stand = ('f', 'n') if p['active'] > 0 else ('n', 'f')
     ph1 = np.radians(70 + 25 * p['amp']) * c                             # thigh swings forward
-    _leg_fk(J, kick, ph1, ph1 - np.radians(12) - np.radians(85) * np.sin(np.pi * c), b)  # knee chambers, then extends
+    # knee chambers, then extends
+    _leg_fk(J, kick, ph1, ph1 - np.radians(12) - np.radians(85) * np.sin(np.pi * c), b)
     f, n = _planted(b, len(t))
     _leg_ik(J, stand, f if stand == 'f' else n, b)
     return J
@@ -225,7 +228,8 @@ def _unit(x): return np.minimum(np.maximum(x, 0), 1)                    # clip t
 
 def _capsule(img, mask, a, b, r, colour):
     "Draw a shaded capsule from `a` to `b` (pixels), radius `r`, onto `img` [S,S,3] and `mask` [S,S]."
-    ax, ay, bx, by, r = float(a[0]), float(a[1]), float(b[0]), float(b[1]), float(r)   # Python floats keep float32 maths
+    # Python floats keep float32 maths
+    ax, ay, bx, by, r = float(a[0]), float(a[1]), float(b[0]), float(b[1]), float(r)
     S = img.shape[0]
     x0, x1 = max(int(min(ax, bx) - r - 1), 0), min(int(max(ax, bx) + r + 2), S)
     y0, y1 = max(int(min(ay, by) - r - 1), 0), min(int(max(ay, by) + r + 2), S)
@@ -301,14 +305,16 @@ def _background(rng:np.random.Generator, n:int, floor_y:float|None, noise_rng:np
         qx = ((X[..., 0] - cx) * np.cos(th) + (Y[..., 0] - cy) * np.sin(th)) / rx
         qy = (-(X[..., 0] - cx) * np.sin(th) + (Y[..., 0] - cy) * np.cos(th)) / ry
         d = (np.sqrt(qx * qx + qy * qy) - 1) * min(rx, ry)
-        img = paint(np.clip(.5 - d / u(.004, .05), 0, 1) * u(.5, .95), rng.uniform(0, 1, 3).astype(np.float32))
+        img = paint(np.clip(.5 - d / u(.004, .05), 0, 1) * u(.5, .95),
+                    rng.uniform(0, 1, 3).astype(np.float32))
     for _ in range(int(rng.integers(0, 4))):                              # rectangles: furniture, posters
         cx, cy, w, h = u(0, 1), u(0, 1), u(.05, .35), u(.05, .35)
         d = np.maximum(np.abs(X[..., 0] - cx) - w / 2, np.abs(Y[..., 0] - cy) - h / 2) * n
         img = paint(np.clip(.5 - d, 0, 1), rng.uniform(0, 1, 3).astype(np.float32) * u(.5, 1))
     if rng.random() < .5:                                                # a band of stripes
         th, per, y0, y1 = u(0, np.pi), u(.03, .12), u(0, .6), u(.3, 1)
-        st = np.clip(.5 + 2 * np.sin(2 * np.pi * (X[..., 0] * np.cos(th) + Y[..., 0] * np.sin(th)) / per), 0, 1)
+        st = np.clip(.5 + 2 * np.sin(2 * np.pi * (X[..., 0] * np.cos(th) + Y[..., 0] * np.sin(th)) / per), 0,
+                     1)
         band = ((Y[..., 0] > min(y0, y1)) & (Y[..., 0] < max(y0, y1))).astype(np.float32)
         img = paint(st * band * u(.4, .9), rng.uniform(0, 1, 3).astype(np.float32))
     if floor_y is not None and rng.random() < .75:                       # a floor with planks
@@ -339,7 +345,8 @@ def _extra_points(J, b):
         fa = (J['wr_' + s] - J['el_' + s]) / b['fa']
         J['hand_' + s] = J['wr_' + s] + .4 * b['r_hand'] * fa           # the wrist lies inside the hand
         shin = (J['an_' + s] - J['kn_' + s]) / b['sh']
-        J['toe_' + s] = J['an_' + s] + .075 * np.stack([shin[:, 1], -shin[:, 0]], -1)  # the foot points forward
+        # the foot points forward
+        J['toe_' + s] = J['an_' + s] + .075 * np.stack([shin[:, 1], -shin[:, 0]], -1)
     up = (J['head'] - J['neck']) / (b['neck'] + b['head_r'])
     J['chin'] = J['neck'] + b['neck'] * up
     J['hair'] = J['head'] + .22 * b['head_r'] * (up + np.stack([-up[:, 1], up[:, 0]], -1) * -1)  # up and back
@@ -366,10 +373,12 @@ def _place(J:dict, b:dict, p:dict, travel:float, S:int, jitter:float, rng:np.ran
     "Scale and move body-unit points `J` into the frame; returns (points in pixels, jitter offsets [T,2], scale, y0)."
     T = len(J['head'])
     t = np.arange(T, dtype=np.float64)
-    lo = np.min([(J[n] - b[r]).min(0) for k, pts, r, _ in _PARTS for n in pts], 0)   # trajectory's box, body units
+    # trajectory's box, body units
+    lo = np.min([(J[n] - b[r]).min(0) for k, pts, r, _ in _PARTS for n in pts], 0)
     hi = np.max([(J[n] + b[r]).max(0) for k, pts, r, _ in _PARTS for n in pts], 0)
     jmax = int(math.ceil(jitter * S)) if jitter > 0 else 0              # largest camera shift, whole pixels
-    margin = max(.03 + jitter, (jmax + 1.5) / S)                         # room for the jitter and the anti-aliased edge
+    # room for the jitter and the anti-aliased edge
+    margin = max(.03 + jitter, (jmax + 1.5) / S)
     scale = min(p['height'] / b['height'], (1 - 2 * margin) / (hi[1] - lo[1]),
                 (1 - 2 * margin - travel) / (hi[0] - lo[0]))           # frame fractions per body unit
     walk = p['facing'] * travel
@@ -379,7 +388,8 @@ def _place(J:dict, b:dict, p:dict, travel:float, S:int, jitter:float, rng:np.ran
     shift = np.stack([x0 + walk * t / max(T - 1, 1), np.full(T, y0)], -1)   # [T,2], frame fractions
     off = (np.clip(np.round(np.cumsum(rng.normal(0, .4 * jmax, (T, 2)), 0)), -jmax, jmax).astype(int)
            if jmax else np.zeros((T, 2), int))                           # [T,2] camera jitter, pixels
-    return {k: (v * scale + shift) * S - .5 + off for k, v in J.items()}, off, scale, y0   # pixel centres at integers
+    # pixel centres at integers
+    return {k: (v * scale + shift) * S - .5 + off for k, v in J.items()}, off, scale, y0
 
 def _part_colours(look:dict, facing:int) -> dict:
     "Colour of every body part; the figure's right side is 18% darker than its left."
@@ -407,7 +417,8 @@ def _action_index(cls) -> int:
     return ACTIONS.index(cls)
 
 # %% ../nbs/01_synthetic.ipynb #7f0eea29
-_MIN_SIZE = 16                                                           # smallest frame that can hold a figure
+# smallest frame that can hold a figure
+_MIN_SIZE = 16
 
 def render_video(cls:str|int, # action name (one of `ACTIONS`) or its index
                  seed:int, # everything random (body, look, motion, placement, scene) comes from it
@@ -433,15 +444,18 @@ def render_video(cls:str|int, # action name (one of `ACTIONS`) or its index
     P, off, scale, y0 = _place(J, b, p, travel, S, jitter, rng)          # pixels
     if scale <= 0: raise ValueError(f"jitter={jitter} leaves no room for the figure in a {S}x{S} frame; use a smaller jitter")
     jmax = int(math.ceil(jitter * S)) if jitter > 0 else 0
-    n = S + 2 * jmax                                                     # the scene is larger than the frame by the jitter
+    # the scene is larger than the frame by the jitter
+    n = S + 2 * jmax
     if background == 'clutter':
-        bg = _background(rng_bg, n, ((y0 + (b['ground'] + b['r_foot']) * scale) * S + jmax) / n, rng_noise)   # floor at the feet
+        # floor at the feet
+        bg = _background(rng_bg, n, ((y0 + (b['ground'] + b['r_foot']) * scale) * S + jmax) / n, rng_noise)
     else: bg = np.broadcast_to(rng_bg.uniform(.1, .9, 3).astype(np.float32), (n, n, 3))
     cols, px = _part_colours(look, p['facing']), S * scale               # px: pixels per body unit
     frames, masks = np.empty((T, S, S, 3), np.uint8), np.zeros((T, S, S), np.float32)
     for i in range(T):
         ox, oy = off[i]
-        img = np.array(bg[jmax - oy:jmax - oy + S, jmax - ox:jmax - ox + S], np.float32)   # the scene moves with the camera
+        # the scene moves with the camera
+        img = np.array(bg[jmax - oy:jmax - oy + S, jmax - ox:jmax - ox + S], np.float32)
         for kind, pts, r, col in _PARTS:                                 # back to front
             if kind == 'torso':
                 _torso(img, masks[i], np.stack([P[n][i] for n in pts]), b[r] * px, P['pelvis'][i], P['neck'][i], look, px)
@@ -449,7 +463,8 @@ def render_video(cls:str|int, # action name (one of `ACTIONS`) or its index
         frames[i] = np.round(_unit(img) * 255)
     params = dict(p, period=p['P'], travel=travel, scale_px=px, height_px=b['height'] * px,
                   jitter_px=off.tolist(), pattern=look['pattern'], view=b['view'], size=S, n_frames=T)
-    return SynthVideo(frames, _penn_order(P, p['facing']).astype(np.float32), masks, action, int(seed), params)
+    return SynthVideo(frames, _penn_order(P, p['facing']).astype(np.float32), masks, action, int(seed),
+                      params)
 
 # %% ../nbs/01_synthetic.ipynb #0cdd8ea8
 def _video_seed(seed:int, action:str, k:int) -> int:
@@ -470,8 +485,10 @@ def _plan(n_videos, actions, test_frac):
     return plan
 
 # %% ../nbs/01_synthetic.ipynb #79f95e7c
-_MARKER, _GENERATOR = '.kpvp_synthetic', 'kpvp_nb.synthetic'           # the marker is written first into every dataset folder
-_MAX_JITTER = .1                                                         # the most that leaves room for the figure at every size
+# the marker is written first into every dataset folder
+_MARKER, _GENERATOR = '.kpvp_synthetic', 'kpvp_nb.synthetic'
+# the most that leaves room for the figure at every size
+_MAX_JITTER = .1
 
 def _generator(path:Path) -> str|None:
     "The `generator` recorded in the JSON file at `path`, or None (no file, not JSON, no such field)."
@@ -490,7 +507,8 @@ def _unlisted(out:Path, meta:dict) -> list:
     extra = []
     for split in ('train', 'test'):
         if (out / split).is_symlink() or (out / split).is_file(): extra.append(split); continue
-        for root, dirs, files in os.walk(out / split):                 # links to folders are listed, not followed
+        # links to folders are listed, not followed
+        for root, dirs, files in os.walk(out / split):
             r = Path(root).relative_to(out)
             extra += [(r / n).as_posix() for n in dirs if (Path(root) / n).is_symlink()]
             extra += [(r / n).as_posix() for n in files if (r / n).as_posix() not in listed and r.as_posix() not in listed]
@@ -509,7 +527,8 @@ def _check_out(out:Path, overwrite:bool) -> bool:
         if done: raise FileExistsError(f"{out} already holds a synthetic dataset (meta.json); pass overwrite=True (--overwrite) to replace it, or choose another folder")
         raise FileExistsError(f"{out} holds an incomplete synthetic dataset (its rendering was interrupted: there is no meta.json); "
                               "pass overwrite=True (--overwrite) to redo it, or choose another folder")
-    if not marked:                                                       # made by an older version, which wrote into any folder
+    # made by an older version, which wrote into any folder
+    if not marked:
         extra = _unlisted(out, json.loads((out / 'meta.json').read_text()))
         if extra: raise FileExistsError(f"{out} holds a synthetic dataset from an older kpvp_nb (no {_MARKER} marker) mixed with files its meta.json does not list "
                                         f"({_shown(extra)}); overwrite=True (--overwrite) would delete them, so it is refused: move them out, or choose a new or empty folder")
@@ -517,10 +536,12 @@ def _check_out(out:Path, overwrite:bool) -> bool:
 
 def _clear(out:Path):
     "Delete what `make_synthetic` wrote into `out`: meta.json, train/ and test/ (the marker stays: the folder stays recognisably its own)."
-    (out / 'meta.json').unlink(missing_ok=True)                          # first: from here on it reads as an incomplete dataset
+    # first: from here on it reads as an incomplete dataset
+    (out / 'meta.json').unlink(missing_ok=True)
     for split in ('train', 'test'):
         p = out / split
-        if p.is_symlink() or p.is_file(): p.unlink()                     # a link goes, never what it points to
+        # a link goes, never what it points to
+        if p.is_symlink() or p.is_file(): p.unlink()
         elif p.is_dir(): shutil.rmtree(p)
 
 # %% ../nbs/01_synthetic.ipynb #198d92b6
@@ -537,7 +558,8 @@ def _write_one(job) -> dict:
                 keypoints=str((d / f'{vid}.keypoints.npy').relative_to(out)),
                 facing=w.params['facing'], period=round(w.params['period'], 3), amplitude=round(w.params['amp'], 3))
 
-def make_synthetic(out, # a new or empty folder, or one `make_synthetic` made; holds meta.json, train/ and test/
+# a new or empty folder, or one `make_synthetic` made; holds meta.json, train/ and test/
+def make_synthetic(out,
                    n_videos:int, # videos in all, split evenly over the actions
                    size:int=64, # frame size in pixels
                    n_frames:int=40, # frames per video
@@ -559,7 +581,8 @@ def make_synthetic(out, # a new or empty folder, or one `make_synthetic` made; h
     try: actions = tuple(ACTIONS[_action_index(a)] for a in actions)
     except ValueError as e: raise UsageError(f"actions (--actions): {e}") from None
     if not actions or len(set(actions)) < len(actions): raise UsageError(f"actions (--actions) must name at least one action, each once, got {list(actions)}")
-    n_videos = int(check_range('n_videos (--videos)', n_videos, len(actions), integer=True))   # every action gets a video
+    # every action gets a video
+    n_videos = int(check_range('n_videos (--videos)', n_videos, len(actions), integer=True))
     size = int(check_range('size (--size)', size, _MIN_SIZE, integer=True))
     n_frames = int(check_range('n_frames (--n-frames)', n_frames, 1, integer=True))
     seed = int(check_range('seed (--seed)', seed, 0, integer=True))
@@ -580,10 +603,12 @@ def make_synthetic(out, # a new or empty folder, or one `make_synthetic` made; h
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
     workers = min(workers or ncpu, len(jobs))
     bar = dict(total=len(jobs), desc=f'synthetic {size}px', unit='video', disable=not progress)
-    if workers > 1 and len(jobs) >= 4 * workers:                         # every video has its own seed: the same files either way
+    # every video has its own seed: the same files either way
+    if workers > 1 and len(jobs) >= 4 * workers:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
-        from kpvp_nb.synthetic import _write_one as write_one            # by module name: the workers import it
+        # by module name: the workers import it
+        from kpvp_nb.synthetic import _write_one as write_one
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as ex:
             videos = list(tqdm(ex.map(write_one, jobs, chunksize=4), **bar))
     else: videos = [_write_one(j) for j in tqdm(jobs, **bar)]

@@ -28,16 +28,19 @@ __all__ = ['Sampled', 'SampleStream', 'stream_loader', 'CheckpointError', 'sha25
 # %% ../nbs/06_training.ipynb #d7fbfd4c
 @runtime_checkable
 class Sampled(Protocol):
-    "What `SampleStream` streams: `n_items` indices, and `sample(i, g)`, a pure function of the index and the generator."
+    ("What `SampleStream` streams: `n_items` indices, and `sample(i, g)`, a pure function of the index and "
+     "the generator.")
     @property
     def n_items(self) -> int: ... # how many indices `sample` takes (e.g. videos: a pair is drawn within one)
     def sample(self, i:int, g:torch.Generator|None) -> dict: ...
 
 class SampleStream(Dataset):
-    "Sample number `n` of a run -> `dataset.sample(i, g)`, with `i` from a per-epoch permutation and `g` seeded by `(seed, n)`."
+    ("Sample number `n` of a run -> `dataset.sample(i, g)`, with `i` from a per-epoch permutation and `g` "
+     "seeded by `(seed, n)`.")
     def __init__(self, dataset:Sampled, seed:int=0):
         if not isinstance(dataset, Sampled):
-            raise TypeError(f"{type(dataset).__name__} cannot be streamed: it needs `n_items` and `sample(i, g)` (see `Sampled`)")
+            raise TypeError(f"{type(dataset).__name__} cannot be streamed: it needs `n_items` and `sample(i, "
+                            "g)` (see `Sampled`)")
         self.dataset, self.seed, self.n = dataset, seed, dataset.n_items
         self._perm = (None, None)
     def __len__(self): return 2 ** 62
@@ -45,7 +48,9 @@ class SampleStream(Dataset):
         "The dataset item that sample number `n` uses."
         epoch, k = divmod(n, self.n)
         if self._perm[0] != epoch:
-            self._perm = (epoch, torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 7919 + epoch)))
+            self._perm = (epoch,
+                          torch.randperm(self.n,
+                                         generator=torch.Generator().manual_seed(self.seed * 7919 + epoch)))
         return int(self._perm[1][k])
     def __getitem__(self, n:int):
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + n) % 2 ** 63)
@@ -71,7 +76,8 @@ def stream_loader(dataset, # a dataset with `sample(i, g)`
                  ) -> DataLoader:
     "An endless DataLoader whose batch at step `s` depends only on `(seed, s)`."
     # its own generator: creating the iterator must not consume the global random state (exact resume)
-    return DataLoader(SampleStream(dataset, seed), batch_size=batch_size, sampler=_Numbers(start_step, batch_size, rank, world),
+    return DataLoader(SampleStream(dataset, seed), batch_size=batch_size,
+                      sampler=_Numbers(start_step, batch_size, rank, world),
                       num_workers=num_workers, persistent_workers=num_workers > 0,
                       generator=torch.Generator().manual_seed(seed), **kwargs)
 
@@ -87,7 +93,8 @@ def sha256_file(path, # a file
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
-_ARRAY_KINDS = 'biuf'                                                  # NumPy dtypes a state may hold: bool, int, uint, float
+# NumPy dtypes a state may hold: bool, int, uint, float
+_ARRAY_KINDS = 'biuf'
 
 def pack_state(obj, # nested dicts, lists and tuples of tensors, NumPy arrays, numbers, strings and None
                tensors:dict, # filled with the tensors, by the names the result refers to
@@ -98,8 +105,10 @@ def pack_state(obj, # nested dicts, lists and tuples of tensors, NumPy arrays, n
     if isinstance(obj, torch.Tensor):
         k = f't{len(tensors)}'; tensors[k] = obj.detach().cpu().clone().contiguous(); return {'__tensor__': k}
     if isinstance(obj, np.ndarray):
-        if obj.dtype.kind not in _ARRAY_KINDS: raise TypeError(f"{where}: cannot store a NumPy array of dtype {obj.dtype} in a checkpoint")
-        k = f't{len(tensors)}'; tensors[k] = torch.frombuffer(bytearray(np.ascontiguousarray(obj).tobytes()), dtype=torch.uint8)
+        if obj.dtype.kind not in _ARRAY_KINDS: raise TypeError(f"{where}: cannot store a NumPy array of "
+                                                               f"dtype {obj.dtype} in a checkpoint")
+        k = f't{len(tensors)}'
+        tensors[k] = torch.frombuffer(bytearray(np.ascontiguousarray(obj).tobytes()), dtype=torch.uint8)
         return {'__ndarray__': k, 'dtype': obj.dtype.str, 'shape': list(obj.shape)}
     if isinstance(obj, np.generic): return rec(obj.item(), where)
     if obj is None or isinstance(obj, (bool, int, str)): return obj
@@ -107,9 +116,11 @@ def pack_state(obj, # nested dicts, lists and tuples of tensors, NumPy arrays, n
     if isinstance(obj, tuple): return {'__tuple__': [rec(v, f'{where}[{j}]') for j, v in enumerate(obj)]}
     if isinstance(obj, list): return [rec(v, f'{where}[{j}]') for j, v in enumerate(obj)]
     if isinstance(obj, dict):
-        if all(isinstance(k, str) and not k.startswith('__') for k in obj): return {k: rec(v, f'{where}.{k}') for k, v in obj.items()}
+        if all(isinstance(k, str) and not k.startswith('__') for k in obj):
+            return {k: rec(v, f'{where}.{k}') for k, v in obj.items()}
         return {'__items__': [[rec(k, where), rec(v, f'{where}[{k!r}]')] for k, v in obj.items()]}
-    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint (only tensors, arrays, numbers, strings, None, lists, tuples and dicts)")
+    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint (only tensors, arrays, "
+                    "numbers, strings, None, lists, tuples and dicts)")
 
 def unpack_state(obj, tensors:dict, where:str='train_state.json'):
     "The inverse of `pack_state`: nothing but data is rebuilt, so reading a state cannot run code."
@@ -119,7 +130,8 @@ def unpack_state(obj, tensors:dict, where:str='train_state.json'):
     if '__tensor__' in obj: return tensors[obj['__tensor__']]
     if '__ndarray__' in obj:
         dt = np.dtype(obj['dtype'])
-        if dt.kind not in _ARRAY_KINDS: raise CheckpointError(f"{where}: an array of dtype {dt} is not allowed in a train state")
+        if dt.kind not in _ARRAY_KINDS: raise CheckpointError(f"{where}: an array of dtype {dt} is not "
+                                                              "allowed in a train state")
         return np.frombuffer(tensors[obj['__ndarray__']].numpy().tobytes(), dt).reshape(obj['shape']).copy()
     if '__float__' in obj: return float(obj['__float__'])
     if '__tuple__' in obj: return tuple(rec(v) for v in obj['__tuple__'])
@@ -140,15 +152,21 @@ def save_checkpoint(folder, # the run's `checkpoints/` folder
     final = folder / f'step_{step:07d}'
     tmp = Path(tempfile.mkdtemp(prefix=f'.tmp_step_{step:07d}_', dir=folder))
     try:
-        tensors = {f'{n}.{k}': v.detach().cpu().contiguous() for n, m in modules.items() for k, v in _unwrap(m).state_dict().items()}
-        save_file(tensors, tmp / 'models.safetensors', metadata={'step': str(step), 'modules': ','.join(modules)})
-        state = dict(step=step, optimizers={n: o.state_dict() for n, o in (optimizers or {}).items()}, extra=extra or {},
-                     rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
+        tensors = {f'{n}.{k}': v.detach().cpu().contiguous() for n, m in modules.items()
+                   for k, v in _unwrap(m).state_dict().items()}
+        save_file(tensors, tmp / 'models.safetensors',
+                  metadata={'step': str(step), 'modules': ','.join(modules)})
+        state = dict(step=step, optimizers={n: o.state_dict() for n, o in (optimizers or {}).items()},
+                     extra=extra or {},
+                     rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(),
+                              python=random.getstate(),
                               cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None))
         st_tensors = {}
         (tmp / 'train_state.json').write_text(json.dumps(pack_state(state, st_tensors), allow_nan=False))
         save_file(st_tensors, tmp / 'train_state.safetensors')
-        man = dict(step=step, files={f: sha256_file(tmp / f) for f in ('models.safetensors', 'train_state.json', 'train_state.safetensors')})
+        man = dict(step=step,
+                   files={f: sha256_file(tmp / f) for f in ('models.safetensors', 'train_state.json',
+                                                            'train_state.safetensors')})
         (tmp / 'manifest.json').write_text(json.dumps(man, indent=1))
         if final.exists(): shutil.rmtree(final)
         os.replace(tmp, final)
@@ -164,41 +182,52 @@ def list_checkpoints(folder) -> list[Path]:
     return sorted(p for p in folder.glob('step_*') if p.is_dir()) if folder.is_dir() else []
 
 def _legacy_state(path, map_location):
-    "A train_state.pt of kpvp_nb <= 0.8, read by torch's restricted unpickler (tensors, containers and NumPy arrays only: no code runs)."
+    ("A train_state.pt of kpvp_nb <= 0.8, read by torch's restricted unpickler (tensors, containers and "
+     "NumPy arrays only: no code runs).")
     import numpy._core.multiarray as ma
     allowed = [ma._reconstruct, np.ndarray, np.dtype, *(type(np.dtype(c)) for c in '?bBhHiIlLqQefdg')]
     try:
-        with torch.serialization.safe_globals(allowed): return torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(allowed): return torch.load(path, map_location=map_location,
+                                                                          weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"{path}: not a plain train state ({type(e).__name__}); kpvp_nb never unpickles code from a run folder. "
+        raise CheckpointError(f"{path}: not a plain train state ({type(e).__name__}); kpvp_nb never "
+                              "unpickles code from a run folder. "
                               "The weights beside it still load; to train on, start a new run from them") from None
 
 def read_train_state(ckpt, # a verified checkpoint folder
                      man:dict|None=None, # its manifest
                      map_location='cpu') -> dict:
-    "The step, optimizer states, random states and extras of a checkpoint, from JSON and safetensors (or an old train_state.pt)."
+    ("The step, optimizer states, random states and extras of a checkpoint, from JSON and safetensors (or an "
+     "old train_state.pt).")
     ckpt = Path(ckpt)
     if (ckpt / 'train_state.json').exists():
         try: obj = json.loads((ckpt / 'train_state.json').read_text())
-        except json.JSONDecodeError as e: raise CheckpointError(f"{ckpt / 'train_state.json'}: corrupt ({e})") from None
-        tensors = load_file(ckpt / 'train_state.safetensors', device=str(map_location)) if (ckpt / 'train_state.safetensors').exists() else {}
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{ckpt / 'train_state.json'}: corrupt ({e})") from None
+        tensors = (load_file(ckpt / 'train_state.safetensors', device=str(map_location))
+                   if (ckpt / 'train_state.safetensors').exists() else {})
         return unpack_state(obj, tensors, str(ckpt / 'train_state.json'))
     if (ckpt / 'train_state.pt').exists(): return _legacy_state(ckpt / 'train_state.pt', map_location)
     raise CheckpointError(f"{ckpt}: no train state (train_state.json)")
 
 def verify_checkpoint(ckpt) -> dict:
-    "The manifest of a checkpoint folder whose files are all present and match their SHA-256; else `CheckpointError` saying what to do."
+    ("The manifest of a checkpoint folder whose files are all present and match their SHA-256; else "
+     "`CheckpointError` saying what to do.")
     ckpt = Path(ckpt)
     fix = (f"Delete {ckpt} to resume from the checkpoint before it, or start a new run in a new folder.")
     man_p = ckpt / 'manifest.json'
     if not man_p.exists(): raise CheckpointError(f"{ckpt}: incomplete checkpoint (no manifest.json). {fix}")
     try: man = json.loads(man_p.read_text()); files = dict(man['files']); int(man['step'])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e: raise CheckpointError(f"{man_p}: corrupt manifest ({type(e).__name__}: {e}). {fix}") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{man_p}: corrupt manifest ({type(e).__name__}: {e}). {fix}") from None
     for f, h in files.items():
-        if Path(f).name != f: raise CheckpointError(f"{man_p}: names a file outside the checkpoint ({f!r}). {fix}")
+        if Path(f).name != f: raise CheckpointError(f"{man_p}: names a file outside the checkpoint ({f!r}). "
+                                                    f"{fix}")
         if not (ckpt / f).exists(): raise CheckpointError(f"{ckpt / f}: missing. {fix}")
-        if sha256_file(ckpt / f) != h: raise CheckpointError(f"{ckpt / f}: corrupt (SHA-256 does not match the manifest). {fix}")
-    if 'models.safetensors' not in files: raise CheckpointError(f"{man_p}: lists no models.safetensors. {fix}")
+        if sha256_file(ckpt / f) != h: raise CheckpointError(f"{ckpt / f}: corrupt (SHA-256 does not match "
+                                                             f"the manifest). {fix}")
+    if 'models.safetensors' not in files:
+        raise CheckpointError(f"{man_p}: lists no models.safetensors. {fix}")
     return man
 
 def load_checkpoint(ckpt, # a checkpoint folder
@@ -209,17 +238,22 @@ def load_checkpoint(ckpt, # a checkpoint folder
                     verify:bool=True, # check the files against the manifest first (False: the caller just did)
                    ) -> dict:
     "Verify and load a checkpoint; returns its train state (step, extra, ...)."
-    ckpt = Path(ckpt); man = verify_checkpoint(ckpt) if verify else json.loads((ckpt / 'manifest.json').read_text())
+    ckpt = Path(ckpt)
+    man = verify_checkpoint(ckpt) if verify else json.loads((ckpt / 'manifest.json').read_text())
     try: tensors = load_file(ckpt / 'models.safetensors', device=str(map_location))
-    except Exception as e: raise CheckpointError(f"{ckpt / 'models.safetensors'}: not a safetensors file ({e})") from None
+    except Exception as e: raise CheckpointError(f"{ckpt / 'models.safetensors'}: not a safetensors file "
+                                                 f"({e})") from None
     for name, m in (modules or {}).items():
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + '.')}
-        if not sd: raise CheckpointError(f"{ckpt}: holds no weights for module {name!r} (has {sorted({k.split('.')[0] for k in tensors})})")
+        if not sd: raise CheckpointError(f"{ckpt}: holds no weights for module {name!r} (has "
+                                         f"{sorted({k.split('.')[0] for k in tensors})})")
         try: _unwrap(m).load_state_dict(sd)
         except RuntimeError as e:
-            raise CheckpointError(f"{ckpt}: its {name!r} weights do not fit the model built from the run's config.json "
+            raise CheckpointError(f"{ckpt}: its {name!r} weights do not fit the model built from the run's "
+                                  "config.json "
                                   f"({str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}); was config.json edited?") from None
-    if not (optimizers or restore_rng): return dict(step=int(man['step']))   # inference needs the weights only: the train state is not even read
+    # inference needs the weights only: the train state is not even read
+    if not (optimizers or restore_rng): return dict(step=int(man['step']))
     state = read_train_state(ckpt, man, map_location)
     for name, o in (optimizers or {}).items(): o.load_state_dict(state['optimizers'][name])
     if restore_rng:
@@ -240,7 +274,8 @@ def lr_factor(step:int, decay:float=0.95, every:int=20_000, staircase:bool=False
     return decay ** (math.floor(e) if staircase else e)
 
 # %% ../nbs/06_training.ipynb #1e813e44
-_LEGACY_SCHEDULES = {'lr_every': 'lr_period', 'motion_fade': 'motion_fade_end'}   # old field (steps) -> new field (fraction)
+# old field (steps) -> new field (fraction)
+_LEGACY_SCHEDULES = {'lr_every': 'lr_period', 'motion_fade': 'motion_fade_end'}
 
 def config_from_dict(cls, # a config dataclass (Stage1Config, Stage2Config)
                      d:dict, # a saved config.json
@@ -256,7 +291,8 @@ def config_from_dict(cls, # a config dataclass (Stage1Config, Stage2Config)
                          "was it written by another version of kpvp_nb?")
     return cls(**d)
 
-_TRAIN_RULES = dict(batch_size=dict(lo=1, integer=True), steps=dict(lo=1, integer=True), lr=dict(lo=0, above=True),
+_TRAIN_RULES = dict(batch_size=dict(lo=1, integer=True), steps=dict(lo=1, integer=True),
+                    lr=dict(lo=0, above=True),
                     lr_decay=dict(lo=0, hi=1, above=True), lr_period=dict(lo=0, above=True),
                     num_workers=dict(lo=0, integer=True), seed=dict(lo=0, integer=True),
                     ckpt_every=dict(lo=1, integer=True), log_every=dict(lo=1, integer=True))
@@ -279,7 +315,8 @@ class TrainConfig:
     def __post_init__(self):
         check_fields(self, _TRAIN_RULES)
         if self.mixed_precision not in ('no', 'bf16', 'fp16'):
-            raise UsageError(f"mixed_precision (--mixed-precision) must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+            raise UsageError("mixed_precision (--mixed-precision) must be 'no', 'bf16' or 'fp16', got "
+                             f"{self.mixed_precision!r}")
         self.betas = tuple(self.betas)
 
     @property
@@ -290,7 +327,8 @@ class TrainConfig:
         "The config saved in a run folder's config.json (older step-count schedules converted)."
         try: d = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: cannot read this config ({e}); restore it from a copy, or start a new run") from None
+            raise ValueError(f"{path}: cannot read this config ({e}); restore it from a copy, or start a new "
+                             "run") from None
         if not isinstance(d, dict): raise ValueError(f"{path}: not a config (a JSON object of fields)")
         try: return config_from_dict(cls, d, str(path))
         except (TypeError, ValueError) as e:
@@ -303,7 +341,8 @@ class CSVLog:
     def __init__(self, path, tensorboard:bool=True):
         self.path, self.rows = Path(path), []
         if self.path.exists():
-            with open(self.path) as f: self.rows = [{k: float(v) for k, v in r.items() if v != ''} for r in csv.DictReader(f)]
+            with open(self.path) as f:
+                self.rows = [{k: float(v) for k, v in r.items() if v != ''} for r in csv.DictReader(f)]
         self.tb = None
         if tensorboard:
             try:
@@ -333,7 +372,8 @@ class CSVLog:
 class RunLockedError(RuntimeError):
     "Another process is writing to this run folder."
 
-_HELD: dict = {}                                                       # resolved run folder -> re-entry count in this process
+# resolved run folder -> re-entry count in this process
+_HELD: dict = {}
 
 def _alive(pid:int) -> bool:
     try: os.kill(pid, 0); return True
@@ -347,10 +387,12 @@ def _read_lock(lock:Path) -> dict|None:
 @contextmanager
 def run_lock(run, # the run folder (created)
             ):
-    "Hold `RUN/.lock` while writing into a run folder: a second writer gets `RunLockedError`, a stale lock is taken over."
+    ("Hold `RUN/.lock` while writing into a run folder: a second writer gets `RunLockedError`, a stale lock "
+     "is taken over.")
     run = Path(run)
     key = str(run.resolve())
-    if key in _HELD or int(os.environ.get('RANK', '0') or 0) != 0:  # re-entered, or a worker process of a launched run
+    # re-entered, or a worker process of a launched run
+    if key in _HELD or int(os.environ.get('RANK', '0') or 0) != 0:
         _HELD[key] = _HELD.get(key, 0) + 1
         try: yield run / '.lock'
         finally:
@@ -360,17 +402,22 @@ def run_lock(run, # the run folder (created)
     created = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     lock = run / '.lock'
-    me = dict(pid=os.getpid(), host=socket.gethostname(), command=' '.join([Path(sys.argv[0]).name] + sys.argv[1:])[:300],
+    me = dict(pid=os.getpid(), host=socket.gethostname(),
+              command=' '.join([Path(sys.argv[0]).name] + sys.argv[1:])[:300],
               since=time.strftime('%Y-%m-%d %H:%M:%S'))
     while True:
         try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             h = _read_lock(lock)
-            if h is None and time.time() - lock.stat().st_mtime < 5: time.sleep(0.2); continue   # being written right now
+            # being written right now
+            if h is None and time.time() - lock.stat().st_mtime < 5: time.sleep(0.2); continue
             if h is None or (h.get('host') == me['host'] and not _alive(int(h.get('pid', -1)))):
-                print(f"note: {lock}: taking over a stale lock" + (f" of process {h['pid']} (no longer running)" if h else " (unreadable)"), file=sys.stderr)
+                print(f"note: {lock}: taking over a stale lock" + (f" of process {h['pid']} (no longer "
+                                                                   "running)" if h else " (unreadable)"),
+                      file=sys.stderr)
                 lock.unlink(missing_ok=True); continue
-            raise RunLockedError(f"{run} is in use by process {h.get('pid')} on {h.get('host')} since {h.get('since')} ({h.get('command')}); "
+            raise RunLockedError(f"{run} is in use by process {h.get('pid')} on {h.get('host')} since "
+                                 f"{h.get('since')} ({h.get('command')}); "
                                  f"wait for it to finish, or, if no such process runs, delete {lock}") from None
         with os.fdopen(fd, 'w') as f: json.dump(me, f)
         break
@@ -379,7 +426,8 @@ def run_lock(run, # the run folder (created)
     finally:
         del _HELD[key]
         if (_read_lock(lock) or {}).get('pid') == me['pid']: lock.unlink(missing_ok=True)
-        if created and not any(run.iterdir()): run.rmdir()               # a refused run leaves no empty folder behind
+        # a refused run leaves no empty folder behind
+        if created and not any(run.iterdir()): run.rmdir()
 
 def check_run(run, # the run folder
               resume:bool, # continue it from its newest checkpoint
@@ -387,12 +435,15 @@ def check_run(run, # the run folder
              ) -> Path|None: # the checkpoint to resume from, or None for a new run
     "Every check that may refuse training into `run`, made before anything is written there."
     run = Path(run)
-    if run.exists() and not run.is_dir(): raise FileExistsError(f"{run}: exists and is not a folder; choose another run folder")
+    if run.exists() and not run.is_dir(): raise FileExistsError(f"{run}: exists and is not a folder; choose "
+                                                                "another run folder")
     ck = latest_checkpoint(run / 'checkpoints')
     if ck is not None and not resume:
-        raise FileExistsError(f"{run} already holds checkpoints (newest: {ck.name}); pass resume=True (--resume) to continue it, or choose a new run folder")
+        raise FileExistsError(f"{run} already holds checkpoints (newest: {ck.name}); pass resume=True "
+                              "(--resume) to continue it, or choose a new run folder")
     if resume and ck is None:
-        raise FileNotFoundError(f"{run}: nothing to resume (no checkpoint in {run / 'checkpoints'}); leave out resume=True (--resume) to start a new run there")
+        raise FileNotFoundError(f"{run}: nothing to resume (no checkpoint in {run / 'checkpoints'}); leave "
+                                "out resume=True (--resume) to start a new run there")
     if ck is not None and verify: verify_checkpoint(ck)
     return ck
 
@@ -421,14 +472,16 @@ class Run:
                what:str='run', # what the folder should be, named in the error ('stage-1 run', ...)
               ) -> TrainConfig:
         "The run's config; a missing file raises `FileNotFoundError` with `missing` as the advice."
-        if not self.has_config(): raise FileNotFoundError(f"{self.path}: not a {what} folder (no config.json); {missing}")
+        if not self.has_config(): raise FileNotFoundError(f"{self.path}: not a {what} folder (no "
+                                                          f"config.json); {missing}")
         return cls.from_json(self.config_file)
 
     def raw_config(self) -> dict:
         "config.json as a dict ({} when absent), for callers that must tell which stage wrote it."
         if not self.has_config(): return {}
         try: d = json.loads(self.config_file.read_text() or '{}')
-        except ValueError as e: raise ValueError(f"{self.config_file}: cannot read this config ({e})") from None
+        except ValueError as e:
+            raise ValueError(f"{self.config_file}: cannot read this config ({e})") from None
         return d if isinstance(d, dict) else {}
 
     def classes(self) -> list[str]|None:
@@ -436,7 +489,8 @@ class Run:
         if not self.classes_file.exists(): return None
         try: c = json.loads(self.classes_file.read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"{self.classes_file}: cannot read the run's classes ({e}); restore it or start a new run") from None
+            raise ValueError(f"{self.classes_file}: cannot read the run's classes ({e}); restore it or start "
+                             "a new run") from None
         if not (isinstance(c, list) and all(isinstance(x, str) for x in c)):
             raise ValueError(f"{self.classes_file}: must be a JSON list of class names, got {str(c)[:80]}")
         return c
@@ -447,7 +501,8 @@ class Run:
         "Refuse to resume on data whose classes differ from the run's."
         saved = self.classes()
         if saved is not None and saved != list(classes):
-            raise UsageError(f"{source}: its classes {list(classes)} differ from the run's {saved} ({self.classes_file}); "
+            raise UsageError(f"{source}: its classes {list(classes)} differ from the run's {saved} "
+                             f"({self.classes_file}); "
                              "resume with the data the run was trained on, or start a new run")
 
     def write_classes(self, classes:list): write_text_atomic(self.classes_file, json.dumps(list(classes)))
@@ -472,7 +527,8 @@ def _jsonable(cfg):
     return json.loads(json.dumps(cfg, default=str))
 
 class Trainer:
-    "The training loop both stages share: devices, schedule, logs, samples, atomic checkpoints and exact resume."
+    ("The training loop both stages share: devices, schedule, logs, samples, atomic checkpoints and exact "
+     "resume.")
     def __init__(self,
                  run, # run folder
                  modules:dict, # name -> nn.Module (all are checkpointed)
@@ -497,11 +553,13 @@ class Trainer:
                 ):
         from accelerate import Accelerator
         from accelerate.state import AcceleratorState
-        self.run = Path(run)                                            # created by fit(), after the checks that may refuse
+        # created by fit(), after the checks that may refuse
+        self.run = Path(run)
         # accelerate keeps one global state per process; a second trainer in the same process (a notebook)
         # with another precision must start it afresh (single-process only: launched runs make one trainer)
         st = AcceleratorState._shared_state
-        if st and st.get('_mixed_precision', mixed_precision) != mixed_precision and st.get('num_processes', 1) == 1:
+        if (st and st.get('_mixed_precision', mixed_precision) != mixed_precision
+                and st.get('num_processes', 1) == 1):
             AcceleratorState._reset_state(reset_partial_state=True)
         self.acc = Accelerator(mixed_precision=mixed_precision, cpu=cpu)
         self.device = self.acc.device
@@ -521,9 +579,11 @@ class Trainer:
     @property
     def ckpt_dir(self): return self.run / 'checkpoints'
     def backward(self, loss):
-        if loss.device.type == 'cpu' and not torch.isfinite(loss.detach()).all():   # inf activations can crash oneDNN's backward (a GPU is not
-            # synced here for it: the check after the step catches a NaN there)
-            self._check_finite({'loss': float(loss.detach().float().sum())}, self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'])
+        # inf activations can crash oneDNN's backward (a GPU is not synced here for it: the check
+        # after the step catches a NaN there)
+        if loss.device.type == 'cpu' and not torch.isfinite(loss.detach()).all():
+            self._check_finite({'loss': float(loss.detach().float().sum())},
+                               self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'])
         self.acc.backward(loss)
     def autocast(self): return self.acc.autocast()
     def unwrap(self, name): return self.acc.unwrap_model(self.modules[name])
@@ -542,16 +602,22 @@ def _start(self:Trainer, resume:bool):
         if self.log is not None: self.log.truncate(self.step)
         self.acc.print(f"resumed {self.run} from {ck.name}")
     elif self.acc.is_main_process:
-        if self.log is not None: self.log.truncate(0)                # rows of an attempt that never reached a checkpoint
-        if self.config is not None: write_text_atomic(self.run / 'config.json', json.dumps(_jsonable(self.config), indent=1))
+        # rows of an attempt that never reached a checkpoint
+        if self.log is not None: self.log.truncate(0)
+        if self.config is not None: write_text_atomic(self.run / 'config.json',
+                                                      json.dumps(_jsonable(self.config), indent=1))
     self.saved_step = self.step
 
 def _save(self:Trainer, extra=None):
     self.acc.wait_for_everyone()
-    bad = [f'{n}.{k}' for n, m in self.modules.items() for k, t in _unwrap(m).state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
-    if bad:                                                             # finite losses can hide weights gone to inf (a saturated net)
-        raise NonFiniteLossError(f"{self.run}: non-finite weights at step {self.step} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); likely causes: "
-                                 f"a learning rate too high, or fp16 overflow (try bf16). Nothing was written over the last good checkpoint")
+    bad = [f'{n}.{k}' for n, m in self.modules.items() for k, t in _unwrap(m).state_dict().items()
+           if t.is_floating_point() and not torch.isfinite(t).all()]
+    # finite losses can hide weights gone to inf (a saturated net)
+    if bad:
+        raise NonFiniteLossError(f"{self.run}: non-finite weights at step {self.step} "
+                                 f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); likely causes: "
+                                 "a learning rate too high, or fp16 overflow (try bf16). Nothing was "
+                                 "written over the last good checkpoint")
     if self.acc.is_main_process:
         save_checkpoint(self.ckpt_dir, self.step, self.modules, self.optimizers, extra=extra, keep=self.keep)
     self.saved_step = self.step
@@ -561,31 +627,39 @@ def _check_finite(self:Trainer, losses:dict, lr:float):
     if not bad: return
     ck = latest_checkpoint(self.ckpt_dir)
     raise NonFiniteLossError(
-        f"{self.run}: non-finite loss at step {self.step + 1} ({', '.join(f'{k}={v}' for k, v in bad.items())}). Likely causes: a learning "
-        f"rate too high (lr {lr:g}), NaN or infinite values in the data or pseudo-labels, or fp16 overflow (try bf16). Nothing was written "
-        f"over the last good checkpoint ({ck.name if ck else 'none yet'}); fix the cause and start again, or resume from it")
+        f"{self.run}: non-finite loss at step {self.step + 1} "
+        f"({', '.join(f'{k}={v}' for k, v in bad.items())}). Likely causes: a learning "
+        f"rate too high (lr {lr:g}), NaN or infinite values in the data or pseudo-labels, or fp16 overflow "
+        "(try bf16). Nothing was written "
+        f"over the last good checkpoint ({ck.name if ck else 'none yet'}); fix the cause and start again, or "
+        "resume from it")
 
 Trainer._start, Trainer.save, Trainer._check_finite = _start, _save, _check_finite
 
 # %% ../nbs/06_training.ipynb #5876aa9b
 def _fit(self:Trainer, resume:bool=False) -> Trainer:
-    "Train until `self.steps`; returns self. An interrupt or an error writes a checkpoint, then re-raises; a non-finite loss writes none."
+    ("Train until `self.steps`; returns self. An interrupt or an error writes a checkpoint, then re-raises; "
+     "a non-finite loss writes none.")
     with run_lock(self.run): return self._fit_locked(resume)
 
 def _fit_locked(self:Trainer, resume:bool) -> Trainer:
     self._start(resume)
     if self.step >= self.steps: return self
     loader = stream_loader(self.dataset, self.bs, self.seed, self.step, self.num_workers,
-                           self.acc.process_index, self.acc.num_processes, pin_memory=self.device.type == 'cuda')
+                           self.acc.process_index, self.acc.num_processes,
+                           pin_memory=self.device.type == 'cuda')
     it = iter(loader)
     for m in self.modules.values(): m.train()
-    bar = tqdm(total=self.steps, initial=self.step, disable=not (self.progress and self.acc.is_main_process), dynamic_ncols=True)
+    bar = tqdm(total=self.steps, initial=self.step, disable=not (self.progress and self.acc.is_main_process),
+               dynamic_ncols=True)
     stop = {'sig': None}
     def on_term(sig, frame): stop['sig'] = sig
-    # one process: SIGTERM stops after the step (Ctrl-C raises at once). Launched: every process catches both, so that
-    # all stop after the same step; a process that left on its own would break its peers' collectives and the checkpoint
+    # one process: SIGTERM stops after the step (Ctrl-C raises at once). Launched: every process catches both,
+    # so that all stop after the same step; a process that left on its own would break its peers' collectives
+    # and the checkpoint
     many = self.acc.num_processes > 1
-    sigs = [s for s in (('SIGTERM', 'SIGINT') if many else ('SIGTERM',) if self.acc.is_main_process else ()) if hasattr(signal, s)]
+    sigs = [s for s in (('SIGTERM', 'SIGINT') if many else ('SIGTERM',) if self.acc.is_main_process else ())
+            if hasattr(signal, s)]
     old = {s: signal.signal(getattr(signal, s), on_term) for s in sigs}
     t0 = time.time()
     try:
@@ -593,16 +667,20 @@ def _fit_locked(self:Trainer, resume:bool) -> Trainer:
             f = lr_factor(self.step, **self.lr_args)
             for n, o in self.optimizers.items():
                 for g, lr in zip(o.param_groups, self.base_lrs[n]): g['lr'] = lr * f
-            batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in next(it).items()}
+            batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v
+                     for k, v in next(it).items()}
             losses = self.step_fn(self, batch, self.step)
             self._check_finite(losses, f * self.base_lrs[next(iter(self.base_lrs))][0])
             self.step += 1
             bar.update(1)
             out_of_time = self.time_limit is not None and time.time() - t0 > self.time_limit and self.step < self.steps
-            out_of_time, halt = self._agree(out_of_time, stop['sig'] is not None)   # each process has its own clock and signals
+            # each process has its own clock and signals
+            out_of_time, halt = self._agree(out_of_time, stop['sig'] is not None)
             if self.step % self.log_every == 0 or self.step == self.steps or out_of_time:
                 bar.set_postfix({k: f'{v:.3g}' for k, v in losses.items()})
-                if self.log is not None: self.log.log(self.step, lr=f * self.base_lrs[next(iter(self.base_lrs))][0], sec=time.time() - t0, **losses)
+                if self.log is not None: self.log.log(self.step,
+                                                      lr=f * self.base_lrs[next(iter(self.base_lrs))][0],
+                                                      sec=time.time() - t0, **losses)
             if self.sample_fn and self.sample_every and self.step % self.sample_every == 0 and self.acc.is_main_process:
                 self.sample_fn(self, self.step)
             if self.step % self.ckpt_every == 0 or self.step == self.steps: self.save()
@@ -612,12 +690,16 @@ def _fit_locked(self:Trainer, resume:bool) -> Trainer:
                 self.acc.print(f"time limit reached at step {self.step}: checkpoint written"); break
     except KeyboardInterrupt:
         if self.step > self.saved_step: self.save()
-        self.acc.print(f"\ninterrupted at step {self.step}: checkpoint written; resume with resume=True (--resume)")
+        self.acc.print(f"\ninterrupted at step {self.step}: checkpoint written; resume with resume=True "
+                       "(--resume)")
         raise
-    except NonFiniteLossError: raise                                    # the weights are no longer good: keep the last checkpoint
-    except Exception as e:                                              # an unreadable frame, a full disk, ...: keep the work done
+    # the weights are no longer good: keep the last checkpoint
+    except NonFiniteLossError: raise
+    # an unreadable frame, a full disk, ...: keep the work done
+    except Exception as e:
         if self.step > self.saved_step:
-            try: self.save(); note = f"checkpoint written at step {self.step}: fix the cause, then resume with resume=True (--resume)"
+            try: self.save(); note = (f"checkpoint written at step {self.step}: fix the cause, then resume "
+                                      "with resume=True (--resume)")
             except Exception as e2: note = f"and writing a checkpoint failed too ({type(e2).__name__}: {e2})"
             self.acc.print(f"\n{type(e).__name__} after step {self.step}: {note}", file=sys.stderr)
         raise
@@ -627,7 +709,8 @@ def _fit_locked(self:Trainer, resume:bool) -> Trainer:
     return self
 
 def _agree(self:Trainer, *flags:bool) -> list[bool]:
-    "Each flag, true on every process when it is true on any: the processes of a launched run stop at the same step."
+    ("Each flag, true on every process when it is true on any: the processes of a launched run stop at the "
+     "same step.")
     if self.acc.num_processes == 1: return [bool(f) for f in flags]
     t = self.acc.reduce(torch.tensor([float(f) for f in flags], device=self.device), reduction='sum')
     return [bool(v > 0) for v in t.tolist()]
@@ -645,6 +728,7 @@ def _for_config(cls, run, # run folder
     opts = dict(seed=cfg.seed, ckpt_every=cfg.ckpt_every, log_every=cfg.log_every, lr_decay=cfg.lr_decay,
                 lr_every=cfg.lr_every, mixed_precision=cfg.mixed_precision, num_workers=cfg.num_workers)
     opts.update({k: getattr(cfg, k) for k in ('sample_every', 'lr_staircase') if hasattr(cfg, k)})
-    return cls(run, modules, optimizers, step_fn, dataset, cfg.batch_size, steps or cfg.steps, config=cfg, **{**opts, **kwargs})
+    return cls(run, modules, optimizers, step_fn, dataset, cfg.batch_size, steps or cfg.steps, config=cfg,
+               **{**opts, **kwargs})
 
 Trainer.for_config = classmethod(_for_config)

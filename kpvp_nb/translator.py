@@ -54,10 +54,12 @@ def motion_field(kp:Tensor, # keypoints of the reference frame [B,K,2], (x, y) i
     gy, gx = coord_grid(h, kp.device, kp.dtype), coord_grid(w, kp.device, kp.dtype)
     u = torch.stack([gx.expand(h, w), gy[:, None].expand(h, w)], -1)   # identity grid [h,w,2]
     d2 = (u - kp_t[:, :, None, None]).pow(2).sum(-1)                    # |u - k'_j|^2, [B,K,h,w]
-    logits = torch.cat([torch.full_like(d2[:, :1], -1.), -d2 / (2 * std ** 2)], 1)    # background first, [B,K+1,h,w]
+    # background first, [B,K+1,h,w]
+    logits = torch.cat([torch.full_like(d2[:, :1], -1.), -d2 / (2 * std ** 2)], 1)
     if refine is not None: logits = logits + refine
     wts = logits.softmax(1)
-    disp = torch.cat([torch.zeros_like(kp[:, :1]), kp - kp_t], 1)       # k_j - k'_j, background still, [B,K+1,2]
+    # k_j - k'_j, background still, [B,K+1,2]
+    disp = torch.cat([torch.zeros_like(kp[:, :1]), kp - kp_t], 1)
     return u + torch.einsum('bjhw,bjc->bhwc', wts, disp), wts
 
 def warp(x:Tensor, # images or features [B,C,H,W]
@@ -66,7 +68,8 @@ def warp(x:Tensor, # images or features [B,C,H,W]
     "Resample `x` along a backward motion field (bilinear, border padding)."
     if grid.shape[1:3] != x.shape[-2:]:
         grid = F.interpolate(grid.permute(0, 3, 1, 2), size=x.shape[-2:], mode='bilinear', align_corners=True).permute(0, 2, 3, 1)
-    out = F.grid_sample(x.float(), grid.float(), mode='bilinear', padding_mode='border', align_corners=True)   # float32 coordinates, also under autocast
+    # float32 coordinates, also under autocast
+    out = F.grid_sample(x.float(), grid.float(), mode='bilinear', padding_mode='border', align_corners=True)
     return out.to(x.dtype)
 
 # %% ../nbs/04_translator.ipynb #e7534a3b
@@ -95,7 +98,8 @@ class Translator(nn.Module):
         c_f = self.encoder.channels[-1]
         self.kp_encoder = KeypointEncoder(n_kp, c_f, bn_momentum) if mode == 'analogy' else None
         self.refiner = None
-        if mode == 'warp':                                              # r: learned logits of the motion field's weights
+        # r: learned logits of the motion field's weights
+        if mode == 'warp':
             c_r = scale_channels(64, width)
             self.refiner = nn.Sequential(conv_bn_relu(c_f + 2 * n_kp, c_r, 3, 1, bn_momentum), conv_bn_relu(c_r, c_r, 3, 1, bn_momentum),
                                          nn.Conv2d(c_r, n_kp + 1, 3, 1, 1))
@@ -106,9 +110,11 @@ class Translator(nn.Module):
             stages.append(nn.Sequential(*[conv_bn_relu(c_in if j == 0 else c, c, 3, 1, bn_momentum) for j in range(n)]))
             c_in = c
         self.decoder = nn.ModuleList(stages)
-        self.to_s = nn.Conv2d(c_in, 3, 3, 1, 1)                        # generated image (warp: its correction), linear
+        # generated image (warp: its correction), linear
+        self.to_s = nn.Conv2d(c_in, 3, 3, 1, 1)
         self.to_m = nn.Conv2d(c_in, 1, 3, 1, 1)                        # mask logits
-        if mode == 'warp': nn.init.zeros_(self.to_s.weight); nn.init.zeros_(self.to_s.bias)   # s starts as the warped frame
+        # s starts as the warped frame
+        if mode == 'warp': nn.init.zeros_(self.to_s.weight); nn.init.zeros_(self.to_s.bias)
 
     def encode(self, v:Tensor, # reference frames [B,3,H,W] in [-1, 1], H and W multiples of 4
               ) -> Tensor: # f(v) [B,128w,H/4,W/4]
@@ -128,7 +134,8 @@ class Translator(nn.Module):
         "Warp mode: the backward motion field at the resolution of f (`motion_field` with the learned refinement)."
         if self.mode != 'warp': raise ValueError(f"Translator: motion() is for mode='warp', this one is {self.mode!r}")
         g, g_t = self._maps(f, kp, kp_t)
-        return motion_field(kp.float(), kp_t.float(), f.shape[-2:], self.warp_std, self.refiner(torch.cat([f, g, g_t], 1)).float())
+        return motion_field(kp.float(), kp_t.float(), f.shape[-2:], self.warp_std,
+                            self.refiner(torch.cat([f, g, g_t], 1)).float())
 
     def condition(self, f:Tensor, # image features f(v) [B,C,h,w]
                   kp:Tensor, # keypoints of v [B,K,2]
@@ -154,7 +161,8 @@ class Translator(nn.Module):
             x = stage(F.interpolate(x, scale_factor=2., mode='bilinear', align_corners=False))
         s, m = self.to_s(x), torch.sigmoid(self.to_m(x))                # [B,3,H,W], [B,1,H,W]
         if grid is not None: s = warp(v, grid) + s                      # s = v o T + Delta
-        if not self.training: s = s.clamp(-1, 1)                        # inference: s clipped to an image before the blend
+        # inference: s clipped to an image before the blend
+        if not self.training: s = s.clamp(-1, 1)
         return TranslatorOutput(blend(v, s, m), s, m)
 
     def translate(self, f:Tensor, # f(v) from `encode` [B,C,h,w]
@@ -188,7 +196,8 @@ def render(self:Translator,
     for t0 in range(0, n_t, step):
         kt = kp_seq[:, t0:t0 + step]                                    # [B,t,K,2]
         t = kt.shape[1]
-        rep = lambda x: x.repeat_interleave(t, 0)                       # [B,...] -> [B*t,...], frames of one image together
+        # [B,...] -> [B*t,...], frames of one image together
+        rep = lambda x: x.repeat_interleave(t, 0)
         outs.append(self.translate(rep(f), rep(v), rep(kp), kt.flatten(0, 1)))
     return TranslatorOutput(*(torch.cat([o[i].unflatten(0, (B, -1)) for o in outs], 1) for i in range(3)))
 

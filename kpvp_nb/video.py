@@ -33,7 +33,8 @@ def as_rgb_uint8(frames:np.ndarray, # [T,H,W], [T,H,W,1], [T,H,W,3] or [T,H,W,4]
     elif a.dtype == bool: a = a.astype(np.uint8) * 255
     elif a.dtype != np.uint8:
         if np.issubdtype(a.dtype, np.floating) and a.size and (a.min() < 0 or a.max() > 255):
-            raise ValueError(f"{name}: float frames must lie in [0, 255]; got [{a.min():.3g}, {a.max():.3g}] (use to_uint8 for [-1, 1] images)")
+            raise ValueError(f"{name}: float frames must lie in [0, 255]; got [{a.min():.3g}, "
+                             f"{a.max():.3g}] (use to_uint8 for [-1, 1] images)")
         a = np.clip(np.round(a), 0, 255).astype(np.uint8)
     c = a.shape[-1]
     if c == 1: a = np.repeat(a, 3, axis=-1)
@@ -47,36 +48,44 @@ def as_rgb_uint8(frames:np.ndarray, # [T,H,W], [T,H,W,1], [T,H,W,3] or [T,H,W,4]
 # %% ../nbs/00_video.ipynb #fd13cd6e
 def _decode_error(path, e):
     return ValueError(f"{path}: cannot decode this video ({type(e).__name__}: {e}). "
-                      "The file may be truncated, corrupt or not a video; re-encode it (e.g. `ffmpeg -i in out.mp4`) or re-download it.")
+                      "The file may be truncated, corrupt or not a video; re-encode it (e.g. `ffmpeg -i in "
+                      "out.mp4`) or re-download it.")
 
 def _read_frames_folder(path:Path) -> np.ndarray:
     files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_EXTS)
-    if not files: raise ValueError(f"{path}: the folder holds no frames (expected image files with one of {IMAGE_EXTS})")
+    if not files: raise ValueError(f"{path}: the folder holds no frames (expected image files with one of "
+                                   f"{IMAGE_EXTS})")
     frames = []
     for f in files:
         try: im = iio.imread(f)
-        except Exception as e: raise ValueError(f"{f}: cannot read this frame ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+        except Exception as e: raise ValueError(f"{f}: cannot read this frame ({type(e).__name__}: "
+                                                f"{str(e).splitlines()[0] if str(e) else ''})") from e
         im = as_rgb_uint8(im[None] if im.ndim in (2, 3) else im, name=str(f))[0]
         if frames and im.shape != frames[0].shape:
-            raise ValueError(f"{f}: frame size {im.shape[:2]} differs from {frames[0].shape[:2]} of {files[0].name}; all frames of a video must have one size")
+            raise ValueError(f"{f}: frame size {im.shape[:2]} differs from {frames[0].shape[:2]} of "
+                             f"{files[0].name}; all frames of a video must have one size")
         frames.append(im)
     return np.stack(frames)
 
 def _split_strip(img:np.ndarray, path, frame_width):
     h, w = img.shape[1:3]
     fw = frame_width or h
-    if w % fw: raise ValueError(f"{path}: a strip {w} px wide does not split into frames {fw} px wide; pass frame_width=")
+    if w % fw: raise ValueError(f"{path}: a strip {w} px wide does not split into frames {fw} px wide; pass "
+                                "frame_width=")
     return np.ascontiguousarray(img[0].reshape(h, w // fw, fw, 3).transpose(1, 0, 2, 3))
 
 # %% ../nbs/00_video.ipynb #6123beea
 def _quarter_turns(frame) -> int:
-    "Counter-clockwise quarter turns that ffmpeg's autorotate gives a frame with this display matrix (0 for odd angles, as ffmpeg)."
-    r = getattr(frame, 'rotation', 0) or 0                      # the display matrix, counter-clockwise degrees
+    ("Counter-clockwise quarter turns that ffmpeg's autorotate gives a frame with this display matrix (0 "
+     "for odd angles, as ffmpeg).")
+    # the display matrix, counter-clockwise degrees
+    r = getattr(frame, 'rotation', 0) or 0
     k = round(r / 90)
     return k % 4 if abs(r - 90 * k) < 1 else 0
 
 class _FrameStack:
-    "Collects decoded PyAV frames into one uint8 array [T,H,W,3]; in place when the container says how many to expect."
+    ("Collects decoded PyAV frames into one uint8 array [T,H,W,3]; in place when the container says how "
+     "many to expect.")
     def __init__(self, expect:int): self.expect, self.buf, self.extra, self.n = expect, None, [], 0
     def add(self, f):
         if self.buf is None:
@@ -84,16 +93,20 @@ class _FrameStack:
             h, w = self.hw
             shape = (w, h, 3) if self.turns % 2 else (h, w, 3)
             try: self.buf = np.empty((max(self.expect, 1),) + shape, np.uint8)
-            except MemoryError: self.buf = np.empty((1,) + shape, np.uint8)          # an absurd claim: collect instead
-        same = (f.height, f.width) == self.hw                                            # else scale to the first size, as ffmpeg does
+            # an absurd claim: collect instead
+            except MemoryError: self.buf = np.empty((1,) + shape, np.uint8)
+        # else scale to the first size, as ffmpeg does
+        same = (f.height, f.width) == self.hw
         a = f.to_ndarray(format='rgb24', **({} if same else dict(height=self.hw[0], width=self.hw[1])))
         if self.turns: a = np.rot90(a, self.turns)
         if self.n < len(self.buf): self.buf[self.n] = a
-        else: self.extra.append(a)                                                       # more frames than the container said
+        # more frames than the container said
+        else: self.extra.append(a)
         self.n += 1
     def array(self) -> np.ndarray:
         if self.buf is None: return np.zeros((0, 0, 0, 3), np.uint8)
-        head = self.buf[:min(self.n, len(self.buf))]                                     # fewer frames than the container said
+        # fewer frames than the container said
+        head = self.buf[:min(self.n, len(self.buf))]
         return np.concatenate([head, np.stack(self.extra)]) if self.extra else head
 
 def _decode_pass(path:Path, threads:str):
@@ -101,18 +114,22 @@ def _decode_pass(path:Path, threads:str):
     import av
     problems, packets = [], 0
     with av.open(str(path)) as c:
-        s = c.streams.best('video')                                                      # as ffmpeg picks it: not a cover picture
+        # as ffmpeg picks it: not a cover picture
+        s = c.streams.best('video')
         if s is None: raise ValueError("the file holds no video stream")
         s.thread_type = threads
         out = _FrameStack(s.frames)
         def decode(pkt):
             try: return s.decode(pkt)
-            except av.error.FFmpegError as e: problems.append(e); return []            # like ffmpeg: skip what the decoder rejects
+            # like ffmpeg: skip what the decoder rejects
+            except av.error.FFmpegError as e: problems.append(e); return []
         demux = c.demux(s)
         while True:
             try: pkt = next(demux)
-            except StopIteration: break                                                  # PyAV has flushed the decoder
-            except av.error.FFmpegError as e:                                            # cut off or damaged: keep what decoded
+            # PyAV has flushed the decoder
+            except StopIteration: break
+            # cut off or damaged: keep what decoded
+            except av.error.FFmpegError as e:
                 problems.append(e)
                 for f in decode(None): out.add(f)
                 break
@@ -126,7 +143,8 @@ def _read_av(path:Path) -> np.ndarray:
     frames, problems, packets = _decode_pass(path, 'AUTO')
     if problems or len(frames) < packets: frames, problems, packets = _decode_pass(path, 'NONE')
     if len(frames) == 0: raise ValueError("no frame decodes" + (f" ({problems[0]})" if problems else ''))
-    if problems: warnings.warn(f"{path}: the file is damaged or cut off ({problems[0]}); read the {len(frames)} frames that decode")
+    if problems: warnings.warn(f"{path}: the file is damaged or cut off ({problems[0]}); read the "
+                               f"{len(frames)} frames that decode")
     return frames
 
 # %% ../nbs/00_video.ipynb #a017bf01
@@ -144,7 +162,8 @@ def read_video(path, # a video file (.mp4 .avi .mov .mkv .webm .gif), a folder o
             if ext in VIDEO_EXTS: frames = _read_av(path)
             elif ext == '.gif': frames = iio.imread(path, index=None, mode='RGBA')
             elif ext in IMAGE_EXTS: frames = iio.imread(path)
-            else: raise ValueError(f"{path}: unknown video format {ext!r}; use one of {VIDEO_EXTS + ('.gif',) + IMAGE_EXTS} or a folder of frames")
+            else: raise ValueError(f"{path}: unknown video format {ext!r}; use one of "
+                                   f"{VIDEO_EXTS + ('.gif',) + IMAGE_EXTS} or a folder of frames")
         except ValueError as e:
             if 'unknown video format' in str(e): raise
             raise _decode_error(path, e) from e
@@ -170,7 +189,8 @@ def _complete(path:Path) -> str|None:
         elif ext == '.png':
             f.seek(max(0, n - 12))
             if f.read(12)[4:8] != b'IEND': return 'the PNG has no IEND chunk: it was cut off'
-        elif ext == '.mp4':                                             # top-level boxes must tile the file, moov among them
+        # top-level boxes must tile the file, moov among them
+        elif ext == '.mp4':
             pos, kinds = 0, set()
             while pos < n:
                 f.seek(pos); head = f.read(16)
@@ -187,7 +207,8 @@ def _complete(path:Path) -> str|None:
 def atomic_path(path, # the file to write
                 check:bool=True, # refuse a result that is empty or cut off (see `_complete`)
                ):
-    "Yields a temporary name beside `path` (same suffix); renames it into place only if the block succeeds and the file is whole."
+    ("Yields a temporary name beside `path` (same suffix); renames it into place only if the block succeeds "
+     "and the file is whole.")
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +219,8 @@ def atomic_path(path, # the file to write
         yield tmp
         why = _complete(tmp) if check else None
         if why: raise OSError(f"{path}: writing failed, {why} (is the disk full?)")
-        um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)    # mkstemp makes 0600 files; give the usual permissions
+        # mkstemp makes 0600 files; give the usual permissions
+        um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um)
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
@@ -209,7 +231,8 @@ def atomic_path(path, # the file to write
 def write_text_atomic(path, # the file to write (its folder is created)
                       text:str,
                      ) -> Path:
-    "Write `text` to `path` through a temporary file and a rename: readers see the old file or the new one, never half of one."
+    ("Write `text` to `path` through a temporary file and a rename: readers see the old file or the new "
+     "one, never half of one.")
     with atomic_path(path, check=False) as tmp:
         tmp.write_text(text)
         if text and tmp.stat().st_size == 0: raise OSError(f"{path}: nothing was written (is the disk full?)")
@@ -226,7 +249,8 @@ def write_video(path, # .mp4, .gif, .png (a strip) or a folder (no suffix) of nu
     frames = as_rgb_uint8(frames, name=str(path))
     if len(frames) == 0: raise ValueError(f"{path}: refusing to write a video with no frames")
     ext = path.suffix.lower()
-    if ext not in ('.mp4', '.gif', '.png', ''): raise ValueError(f"{path}: cannot write {ext!r}; use .mp4, .gif, .png or a folder")
+    if ext not in ('.mp4', '.gif', '.png', ''): raise ValueError(
+            f"{path}: cannot write {ext!r}; use .mp4, .gif, .png or a folder")
     if ext == '':
         path.mkdir(parents=True, exist_ok=True)
         for i, f in enumerate(frames):
@@ -272,7 +296,8 @@ def kp_to_pixels(kp, # keypoints [..., 2], (x, y) in [-1, 1]
                 ):
     "Map `[-1, 1]` keypoints to pixel coordinates (pixel centres at integers)."
     h, w = (size, size) if np.isscalar(size) else size
-    scale = kp.new_tensor([w - 1, h - 1]) if hasattr(kp, 'new_tensor') else np.array([w - 1, h - 1], np.float32)
+    scale = (kp.new_tensor([w - 1, h - 1]) if hasattr(kp, 'new_tensor')
+             else np.array([w - 1, h - 1], np.float32))
     return (kp + 1) / 2 * scale
 
 def pixels_to_kp(px, # pixel coordinates [..., 2], (x, y)
@@ -280,7 +305,8 @@ def pixels_to_kp(px, # pixel coordinates [..., 2], (x, y)
                 ):
     "Map pixel coordinates to `[-1, 1]` keypoints; inverse of `kp_to_pixels`."
     h, w = (size, size) if np.isscalar(size) else size
-    scale = px.new_tensor([w - 1, h - 1]) if hasattr(px, 'new_tensor') else np.array([w - 1, h - 1], np.float32)
+    scale = (px.new_tensor([w - 1, h - 1]) if hasattr(px, 'new_tensor')
+             else np.array([w - 1, h - 1], np.float32))
     return px / scale * 2 - 1
 
 # %% ../nbs/00_video.ipynb #361d471a
@@ -308,7 +334,8 @@ def draw_keypoints(frames, # uint8 [H,W,3] or [T,H,W,3]
     kps = np.asarray(kps, np.float32)
     if kps.ndim == 2: kps = np.broadcast_to(kps, (len(frames),) + kps.shape)
     if kps.shape[0] != len(frames) or kps.shape[-1] != 2:
-        raise ValueError(f"draw_keypoints: {len(frames)} frames but keypoints of shape {kps.shape}; expected [K,2] or [T,K,2]")
+        raise ValueError(f"draw_keypoints: {len(frames)} frames but keypoints of shape {kps.shape}; "
+                         "expected [K,2] or [T,K,2]")
     K = kps.shape[1]
     colors = kp_colors(K) if colors is None else np.asarray(colors, np.uint8)
     if visible is not None: visible = np.broadcast_to(np.asarray(visible, bool), kps.shape[:2])
@@ -327,7 +354,8 @@ def draw_keypoints(frames, # uint8 [H,W,3] or [T,H,W,3]
         for k in range(K):
             if show[k] and np.isfinite(p[k]).all():
                 x, y = p[k]
-                dr.ellipse([x - r * s, y - r * s, x + r * s, y + r * s], fill=tuple(int(c) for c in colors[k]), outline=(0, 0, 0))
+                dr.ellipse([x - r * s, y - r * s, x + r * s, y + r * s],
+                           fill=tuple(int(c) for c in colors[k]), outline=(0, 0, 0))
         out.append(np.asarray(im.resize((w, h), Image.BOX)))
     out = np.stack(out)
     return out[0] if single else out
@@ -339,7 +367,8 @@ def image_grid(images, # [N,H,W,3] (or a list) laid out in rows of `ncols`, or [
                pad_value:int=255, # colour of the padding
               ) -> np.ndarray: # uint8 [H', W', 3]
     "Lay out images in a grid (rows = videos or time) and return one uint8 image."
-    a = np.asarray([as_rgb_uint8(np.asarray(i)[None])[0] for i in images]) if isinstance(images, (list, tuple)) else np.asarray(images)
+    a = (np.asarray([as_rgb_uint8(np.asarray(i)[None])[0] for i in images])
+         if isinstance(images, (list, tuple)) else np.asarray(images))
     if a.ndim == 5: rows, ncols = a.shape[:2]; a = a.reshape(-1, *a.shape[2:])
     else:
         a = as_rgb_uint8(a)
@@ -380,7 +409,8 @@ def show_images(images, # list or array of uint8 [H,W,3] images (or tensors in [
     import matplotlib.pyplot as plt
     ims = [to_uint8(i) if hasattr(i, 'detach') else np.asarray(i) for i in images]
     n = len(ims); ncols = ncols or min(n, 8); nrows = -(-n // ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)), squeeze=False)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)),
+                            squeeze=False)
     for ax in axs.flat: ax.axis('off')
     for i, im in enumerate(ims):
         ax = axs.flat[i]
