@@ -39,7 +39,7 @@ def extract_keypoints(run, # stage-1 run folder (the detector)
                      ) -> Path: # RUN/keypoints
     "Run the trained detector over every frame of every video and store `[T,K,2]` per video under `RUN/keypoints/`."
     check_range('batch_size (--batch-size)', batch_size, 1, integer=True)
-    run = Path(run); out = run / 'keypoints'
+    run = Path(run); out = Run(run).keypoints
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     ident = detector_id(run)
     with run_lock(out): return _extract(run, data, splits, batch_size, device, progress, out, ident)
@@ -80,7 +80,7 @@ class PseudoLabels:
     def __init__(self, run, # stage-1 run folder with RUN/keypoints (see `extract_keypoints`)
                  split:str='train'):
         self.run, self.split = Path(run), split
-        d = self.run / 'keypoints' / split
+        d = Run(self.run).keypoints / split
         if not d.is_dir(): raise FileNotFoundError(f"{d}: no pseudo-labels for split {split!r}; run kpvp_extract_keypoints --run {run} --data ROOT first")
         self.classes = Run(self.run).classes() or sorted(p.name for p in d.iterdir() if p.is_dir())
         self.files = sorted(d.glob('*/*.npy'))

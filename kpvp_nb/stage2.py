@@ -45,7 +45,8 @@ class Stage2Config(TrainConfig):
     max_rot:float = 15.          # keypoint augmentation: rotation (degrees), scale range, flip probability
     scale:tuple = (0.7, 1.2)     # keypoint augmentation: range of the random zoom
     flip_p:float = 0.5           # keypoint augmentation: probability of a horizontal flip
-    ckpt_every:int = 5000        # steps between checkpoints (the paper's lr_period, 0.2, and steps, 100,000: TrainConfig's)
+    # steps (100,000) and lr_period (0.2, the paper's 20,000 of 100,000 iterations) are TrainConfig's defaults
+    ckpt_every:int = 5000        # steps between checkpoints
     def __post_init__(self):
         super().__post_init__()
         check_fields(self, _STAGE2_RULES)

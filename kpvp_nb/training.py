@@ -452,7 +452,6 @@ class Run:
     "A run folder: its config, classes, checkpoints and sub-runs, read and written in one place."
     def __init__(self, path): self.path = Path(path)
     def __repr__(self): return f"Run({str(self.path)!r})"
-    def __fspath__(self): return str(self.path)
     def __truediv__(self, name) -> Path: return self.path / name
 
     @property
