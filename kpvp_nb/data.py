@@ -17,7 +17,8 @@ from .video import IMAGE_EXTS, VIDEO_EXTS, as_rgb_uint8, read_video, write_video
 
 # %% auto #0
 __all__ = ['FILTERS', 'FILTER_NAMES', 'VideoRecord', 'VideoFolder', 'Augment', 'draw_augment', 'pair_indices', 'to_tensor',
-           'FramePairs', 'clip_starts', 'time_normalised_indices', 'time_normalised_clip', 'video_to_folder']
+           'other_index', 'FramePairs', 'clip_starts', 'time_normalised_indices', 'time_normalised_clip',
+           'video_to_folder']
 
 # %% ../nbs/02_data.ipynb #781ff128
 @dataclass
@@ -211,6 +212,16 @@ def to_tensor(img:np.ndarray) -> torch.Tensor:
     "uint8 `[...,H,W,3]` -> float `[...,3,H,W]` in [-1, 1]."
     return torch.from_numpy(np.require(img, requirements=["C", "W"])).movedim(-1, -3).float().div(127.5).sub(1)
 
+# %% ../nbs/02_data.ipynb #2e17b9d6
+def other_index(n:int, # frames in the video
+                a:int, b:int, # the pair's frames, a <= b
+               ) -> int: # c: a - (b - a) when it exists, else b + (b - a), else the frame furthest from both
+    "A third frame for the pair (a, b), as far from it as the pair's gap: before a, else after b."
+    d = b - a
+    if a - d >= 0: return a - d
+    if b + d <= n - 1: return b + d
+    return 0 if a >= n - 1 - b else n - 1
+
 # %% ../nbs/02_data.ipynb #e49989d2
 class FramePairs(Dataset):
     "Stage-1 samples: two frames of one video, `gap` apart, with one shared augmentation."
@@ -222,10 +233,11 @@ class FramePairs(Dataset):
                  samples_per_video:int=1, # an epoch visits every video this many times
                  same_p:float=0., # share of still pairs (target = source; not in the paper)
                  seed:int=0, # for train=False: the fixed pairs are drawn from this seed
+                 other:bool=False, # also a third frame, 'other' (`other_index`; stage 1's motion prior)
                  **aug_kwargs, # passed to `draw_augment` (max_rot, flip_p, filter_p)
                 ):
         self.videos, self.size, self.gap, self.train, self.spv, self.seed, self.aug_kwargs = videos, size, gap, train, samples_per_video, seed, aug_kwargs
-        self.same_p = same_p
+        self.same_p, self.other = same_p, other
     def __len__(self): return len(self.videos) * self.spv
     @property
     def n_items(self) -> int: return len(self.videos)    # `SampleStream` permutes the videos; a pair is drawn within one
@@ -241,10 +253,12 @@ class FramePairs(Dataset):
          "keypoints in output pixels).")
         n = self.videos.n_frames(i)
         a, b = pair_indices(n, self.gap, g, self.same_p)
-        fr = self.videos.frames(i, [a, b])
+        c = other_index(n, a, b) if self.other else None                # no random draw: the pairs stay as they were
+        fr = self.videos.frames(i, [a, b] + ([c] if self.other else []))
         aug = draw_augment(*fr.shape[1:3], self.size, train=self.train, g=g, **self.aug_kwargs)
         out = dict(source=to_tensor(aug.frame(fr[0])), target=to_tensor(aug.frame(fr[1])),
                    cls=torch.tensor(self.videos[i].cls), video=torch.tensor(i), t=torch.tensor([a, b]))
+        if self.other: out['other'] = to_tensor(aug.frame(fr[2]))
         if self.videos.has_keypoints:                       # all or nothing, so that batches collate
             kp = self.videos.keypoints(i)
             if len(kp) != n: raise ValueError(f"{self.videos[i].kp_path}: {len(kp)} keypoint frames but the "

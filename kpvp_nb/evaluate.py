@@ -27,7 +27,7 @@ from .predict import Predictor
 from .stage1 import build_models, build_perceptual, load_stage1
 from .stage2 import load_motion
 from .synthetic import SKELETON
-from .video import draw_keypoints, kp_to_pixels, to_uint8
+from .video import draw_keypoints, kp_to_pixels, pixels_to_kp, to_uint8
 
 # %% auto #0
 __all__ = ['PENN_TORSO', 'PENN_JOINTS', 'fit_regressor', 'apply_regressor', 'mean_pose', 'RefLength', 'parse_ref', 'check_ref',
@@ -365,15 +365,20 @@ def oracle_scores(Q:nn.Module, T:nn.Module, # trained detector and translator
      "frame.")
     wq, wt = Q.training, T.training; Q.eval(); T.eval()
     dev = next(Q.parameters()).device
-    real, fake = [], []
+    real, fake, kp_move, joint_move = [], [], [], []
     for i in range(len(videos) if max_videos is None else min(max_videos, len(videos))):
-        fr = videos.frames(i, time_normalised_indices(videos.n_frames(i), n_frames + 1, 0))
+        idx = time_normalised_indices(videos.n_frames(i), n_frames + 1, 0)
+        fr = videos.frames(i, idx)
         aug = draw_augment(*fr.shape[1:3], size, train=False)
         clip = np.stack([aug.frame(f) for f in fr])                         # uint8 [T+1,S,S,3]
         x = torch.stack([to_tensor(f) for f in clip]).to(dev)             # [T+1,3,S,S]
         k = Q(x).kp.float()   # the detector's keypoints of every true frame
         o = T.render(x[:1], k[:1], k[None, 1:])   # frame 0 drawn in the poses of frames 1..T
         real.append(clip); fake.append(to_uint8(o.v_hat[0].clamp(-1, 1)))
+        kp_move.append((k[1:] - k[:1]).norm(dim=-1).mean().item())     # how far its points move from frame 0
+        if videos.has_keypoints:                                        # the true joints, in the same units
+            j = torch.from_numpy(pixels_to_kp(aug.points(videos.keypoints(i)[idx]), size))
+            joint_move.append(float(np.nanmean((j[1:] - j[:1]).norm(dim=-1).numpy())))
     Q.train(wq); T.train(wt)
     real, fake = np.stack(real), np.stack(fake)                          # [N,T+1,...], [N,T,...]
     src, frozen = real[:, 0], np.repeat(real[:, :1], n_frames, 1)
@@ -383,6 +388,8 @@ def oracle_scores(Q:nn.Module, T:nn.Module, # trained detector and translator
                 real_motion=float(video_motion(real[:, 1:], src).mean()),
                 oracle_l1=float(np.abs(fake / 255. - real[:, 1:] / 255.).mean()),
                 frozen_l1=float(np.abs(frozen / 255. - real[:, 1:] / 255.).mean()),
+                oracle_kp_motion=float(np.mean(kp_move)),
+                **(dict(joint_motion=float(np.nanmean(joint_move))) if joint_move else {}),
                 n_oracle_videos=len(real))
 
 # %% ../nbs/14_evaluate.ipynb #db904b07
@@ -448,6 +455,9 @@ def format_scores(res:dict) -> str:
                  ('  baseline: frozen first frame', res['frozen_motion_l1']),
                  ('oracle video: motion (|frame t - frame 0|)', res['oracle_motion']),
                  ('  the truth', res['real_motion'])]
+    if 'oracle_kp_motion' in res:
+        rows += [("oracle video: the detector's points move", res['oracle_kp_motion'])]
+    if 'joint_motion' in res: rows += [('  the true joints', res['joint_motion'])]
     w = max(len(r[0]) for r in rows)
     return '\n'.join(f'{k:<{w}}  {v:8.4f}' for k, v in rows)
 

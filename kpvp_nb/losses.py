@@ -15,7 +15,7 @@ from torchvision.models import vgg19, VGG19_Weights
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'CAFFE_MEAN_BGR', 'VGG_LAYERS', 'vgg19_weights_file', 'vgg19_features',
            'VGGPerceptual', 'd_loss', 'g_loss', 'random_affine', 'warp_images', 'warp_points', 'motion_weighted_l1',
-           'pyramid_l1', 'separation_loss', 'kl_normal']
+           'pyramid_l1', 'separation_loss', 'motion_prior', 'kl_normal']
 
 # %% ../nbs/05_losses.ipynb #95811bac
 IMAGENET_MEAN = (0.485, 0.456, 0.406) # RGB, for inputs in [0, 1]
@@ -214,6 +214,34 @@ def separation_loss(kp:torch.Tensor, # keypoints [B,K,2] in [-1, 1]
     d2 = (kp[:, :, None] - kp[:, None]).pow(2).sum(-1)                  # [B,K,K]
     aff = torch.exp(-d2 / (2 * std ** 2))
     return (aff.sum((1, 2)) - K).mean() / (K * (K - 1))                 # drop the diagonal (exp(0) = 1)
+
+# %% ../nbs/05_losses.ipynb #f9c6adc6
+def motion_prior(kp:Tensor, # keypoints of one frame of each pair [B,K,2], (x, y) in [-1, 1]
+                 v:Tensor, # that frame [B,3,H,W] in [-1, 1]
+                 others:Tensor|tuple, # the pair's other frame [B,3,H,W], or a tuple of frames: v moves where it differs from all
+                 std:float=0.1, # sigma_move: the soft minimum's length scale, [-1, 1] units
+                 threshold:float=0.1, # tau: a pixel moves when its mean RGB change exceeds this share of the range
+                 size:int=32, # the change is max-pooled to size x size (at most) before thresholding
+                ) -> Tensor: # scalar, a squared distance: the mean over the pairs (still pairs count 0)
+    "Soft k-means cost of the pixels of `v` that change in the other frames, with the keypoints as centres."
+    others = (others,) if isinstance(others, Tensor) else others
+    # change as a share of the range [B,1,H,W]; with several frames, the smallest (the three-frame difference)
+    d = torch.stack([(o - v).detach().float().abs().mean(1, keepdim=True) / 2 for o in others]).amin(0)
+    H, W = d.shape[-2:]
+    hs, ws = min(size, H), min(size, W)
+    d = F.adaptive_max_pool2d(d, (hs, ws)).flatten(1)                   # [B,P]
+    # the pooled cells' centres, [P,2] (x, y)
+    cy, cx = (F.adaptive_avg_pool1d(torch.linspace(-1., 1., n, device=d.device)[None, None], m)[0, 0]
+              for n, m in ((H, hs), (W, ws)))
+    u = torch.stack([cx.expand(hs, ws), cy[:, None].expand(hs, ws)], -1).flatten(0, 1)
+    w = torch.where(d > threshold, d, torch.zeros_like(d))
+    moving = w.sum(1) > 0                                               # [B]: pairs with something that moves
+    if not moving.any(): return kp.sum() * 0.
+    kp, w = kp[moving].float(), w[moving]
+    pi = w / w.sum(1, keepdim=True)                                     # pi_p, 0 off M
+    s = 2 * std ** 2
+    d2 = (kp[:, :, None] - u).pow(2).sum(-1)                            # |k_j - u_p|^2, [B',K,P]
+    return (pi * (-s * torch.logsumexp(-d2 / s, 1))).sum() / len(v)
 
 # %% ../nbs/05_losses.ipynb #2bcd3d2a
 def kl_normal(mu:Tensor, logvar:Tensor) -> Tensor:

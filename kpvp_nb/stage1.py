@@ -16,7 +16,7 @@ from .datasets import open_split, DATASET_PRESETS
 from .keypoints import KeypointDetector
 from .translator import Translator, ImageDiscriminator
 from .losses import VGGPerceptual, d_loss, g_loss
-from .losses import random_affine, warp_images, warp_points, pyramid_l1, separation_loss
+from .losses import random_affine, warp_images, warp_points, pyramid_l1, separation_loss, motion_prior
 from .training import Run, Trainer, TrainConfig, load_checkpoint, check_run, run_lock
 from .checks import UsageError, check_fields
 from .video import to_uint8, draw_keypoints, image_grid, kp_to_pixels, atomic_path
@@ -32,7 +32,7 @@ _STAGE1_RULES = dict(size=dict(lo=8, integer=True), n_kp=_count, width=_pos, war
                      bn_momentum=_share, inv_std=_pos, logit_scale=_pos,
                      lambda_eq=_nonneg, eq_rot=_nonneg, eq_scale=dict(lo=0, hi=1, below=True),
                      eq_shift=_nonneg, motion_weight=_nonneg, motion_fade_end=_nonneg, pix_scales=_count,
-                     lambda_sep=_nonneg, sep_std=_pos, sample_every=dict(lo=0, integer=True))
+                     lambda_sep=_nonneg, sep_std=_pos, lambda_move=_nonneg, move_std=_pos, sample_every=dict(lo=0, integer=True))
 
 @dataclass
 class Stage1Config(TrainConfig):
@@ -68,6 +68,8 @@ class Stage1Config(TrainConfig):
     pix_scales:int = 1           # the pixel L1 on an image pyramid of this many scales (1 = full resolution only)
     lambda_sep:float = 0.0       # separation prior: keypoints of one frame kept apart (0 = the paper)
     sep_std:float = 0.15         # its length scale, in [-1, 1] units
+    lambda_move:float = 0.0      # motion prior: the pixels that change within a pair lie near keypoints (0 = the paper)
+    move_std:float = 0.1         # its length scale, in [-1, 1] units
     channels_last:bool = False   # channels-last memory format (faster convolutions on CPUs and tensor cores)
     num_workers:int = 2          # DataLoader worker processes
     sample_every:int = 2000      # steps between sample pictures in RUN/samples (0: none)
@@ -183,6 +185,11 @@ class Stage1Step:
             if cfg.lambda_sep > 0:
                 ls = separation_loss(torch.cat([k, kt]), cfg.sep_std)
                 loss = loss + cfg.lambda_sep * ls; logs['sep'] = ls.item()
+            if cfg.lambda_move > 0:                                       # both frames' points, the three-frame change
+                vo = b.get('other')
+                lm = (motion_prior(k, v, (vt,) if vo is None else (vt, vo), cfg.move_std)
+                      + motion_prior(kt, vt, (v,) if vo is None else (v, vo), cfg.move_std)) / 2
+                loss = loss + cfg.lambda_move * lm; logs['move'] = lm.item()
         tr.optimizers['G'].zero_grad(set_to_none=True); tr.backward(loss); tr.optimizers['G'].step()
         logs.update(loss=loss.item(), mask=out.m.mean().item(), l1=(v_hat - vt).abs().mean().item())
         return logs
@@ -269,7 +276,7 @@ def train_keypoints(data, # dataset root in the video-folder layout
             with atomic_path(tr.run / 'samples' / f'step_{step:07d}.png') as tmp:
                 iio.imwrite(tmp, sample_grid(tr.unwrap('Q'), tr.unwrap('T'), fixed))
         pairs = FramePairs(train, cfg.size, cfg.gap, train=True, same_p=cfg.same_p, max_rot=cfg.max_rot,
-                           flip_p=cfg.flip_p, filter_p=cfg.filter_p)
+                           flip_p=cfg.flip_p, filter_p=cfg.filter_p, other=cfg.lambda_move > 0)
         tr = Trainer.for_config(out, cfg, models, opts, Stage1Step(cfg, build_perceptual(cfg)), pairs, until,
                                 sample_fn=sample_fn, cpu=cpu, progress=progress, time_limit=time_limit)
         if tr.acc.is_main_process: run.write_classes(train.classes)
