@@ -215,7 +215,7 @@ def to_tensor(img:np.ndarray) -> torch.Tensor:
 # %% ../nbs/02_data.ipynb #2e17b9d6
 def other_index(n:int, # frames in the video
                 a:int, b:int, # the pair's frames, a <= b
-               ) -> int: # c: a - (b - a) when it exists, else b + (b - a), else the frame furthest from both
+               ) -> int: # c: a - (b - a) when it exists, else b + (b - a), else the end of the video with more room
     "A third frame for the pair (a, b), as far from it as the pair's gap: before a, else after b."
     d = b - a
     if a - d >= 0: return a - d
@@ -253,8 +253,8 @@ class FramePairs(Dataset):
          "keypoints in output pixels).")
         n = self.videos.n_frames(i)
         a, b = pair_indices(n, self.gap, g, self.same_p)
-        c = other_index(n, a, b) if self.other else None                # no random draw: the pairs stay as they were
-        fr = self.videos.frames(i, [a, b] + ([c] if self.other else []))
+        # the third frame takes no random draw: the pairs stay as they were
+        fr = self.videos.frames(i, [a, b] + ([other_index(n, a, b)] if self.other else []))
         aug = draw_augment(*fr.shape[1:3], self.size, train=self.train, g=g, **self.aug_kwargs)
         out = dict(source=to_tensor(aug.frame(fr[0])), target=to_tensor(aug.frame(fr[1])),
                    cls=torch.tensor(self.videos[i].cls), video=torch.tensor(i), t=torch.tensor([a, b]))
