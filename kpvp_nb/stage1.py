@@ -32,7 +32,7 @@ _STAGE1_RULES = dict(size=dict(lo=8, integer=True), n_kp=_count, width=_pos, war
                      bn_momentum=_share, inv_std=_pos, logit_scale=_pos,
                      lambda_eq=_nonneg, eq_rot=_nonneg, eq_scale=dict(lo=0, hi=1, below=True),
                      eq_shift=_nonneg, motion_weight=_nonneg, motion_fade_end=_nonneg, pix_scales=_count,
-                     lambda_sep=_nonneg, sep_std=_pos, lambda_move=_nonneg, move_std=_pos, sample_every=dict(lo=0, integer=True))
+                     lambda_sep=_nonneg, sep_std=_pos, lambda_move=_nonneg, move_std=_pos, q_lr_scale=_pos, sample_every=dict(lo=0, integer=True))
 
 @dataclass
 class Stage1Config(TrainConfig):
@@ -70,6 +70,7 @@ class Stage1Config(TrainConfig):
     sep_std:float = 0.15         # its length scale, in [-1, 1] units
     lambda_move:float = 0.0      # motion prior: the pixels that change within a pair lie near keypoints (0 = the paper)
     move_std:float = 0.1         # its length scale, in [-1, 1] units
+    q_lr_scale:float = 1.0       # the detector Q learns at lr * q_lr_scale, the translator at lr (1 = the paper)
     channels_last:bool = False   # channels-last memory format (faster convolutions on CPUs and tensor cores)
     num_workers:int = 2          # DataLoader worker processes
     sample_every:int = 2000      # steps between sample pictures in RUN/samples (0: none)
@@ -98,7 +99,7 @@ PRESETS = {
                         steps=3000, lr=1e-3, lambda_vgg=0., lambda_gan=0., lambda_pix=1., vgg='none',
                         bn_momentum=0.1, inv_std=7.15, logit_scale=10., lambda_eq=1.,
                         max_rot=0., flip_p=0., filter_p=0.,
-                        motion_weight=5., motion_fade_end=2 / 3, lambda_sep=1., lr_decay=0.1, lr_period=1.,
+                        motion_weight=5., motion_fade_end=2 / 3, lambda_sep=1., q_lr_scale=3., lr_decay=0.1, lr_period=1.,
                         channels_last=True, num_workers=0, ckpt_every=250, sample_every=250, log_every=25),
 }
 
@@ -268,6 +269,9 @@ def train_keypoints(data, # dataset root in the video-folder layout
     with run_lock(out):
         models = build_models(cfg, train=True)
         G_params = list(models['Q'].parameters()) + list(models['T'].parameters())
+        if cfg.q_lr_scale != 1:                             # two groups: T's lr first (the one the log shows)
+            G_params = [dict(params=models['T'].parameters()),
+                        dict(params=models['Q'].parameters(), lr=cfg.lr * cfg.q_lr_scale)]
         opts = dict(G=torch.optim.Adam(G_params, cfg.lr, betas=cfg.betas))
         if 'D' in models: opts['D'] = torch.optim.Adam(models['D'].parameters(), cfg.lr, betas=cfg.betas)
         fixed = fixed_batch(test, cfg)
