@@ -6,7 +6,7 @@ the held-out split: keypoint error, reconstruction, the oracle video's motion-re
 The data: `make_synthetic(root, n_videos=280, size=64, n_frames=40, seed=0, jitter=0.)` (notebook 07's runs/synth64).
 Each run is recorded under its name in benchmarks/results/stage1_translator_forms.json (existing entries are kept).
 """
-import argparse, json, time
+import argparse, fcntl, json, time
 from pathlib import Path
 
 import torch
@@ -38,7 +38,10 @@ if __name__ == '__main__':
         for seed in a.seeds:
             name = f"{form}-s{seed}-{a.steps}{a.tag}"
             r = run_one(a.data, Path(a.runs) / name, form, seed, a.steps, **over)
-            res = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-            res[name] = r
-            RESULTS.parent.mkdir(exist_ok=True); RESULTS.write_text(json.dumps(res, indent=1))
+            RESULTS.parent.mkdir(exist_ok=True)
+            with open(RESULTS.with_suffix('.lock'), 'w') as lock:   # runs in parallel: one read-modify-write at a time
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                res = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+                res[name] = r
+                RESULTS.write_text(json.dumps(res, indent=1))
             print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}, flush=True)
