@@ -40,11 +40,12 @@ def score_run(run, data, stds, joint_stds=(), n_frames=32) -> dict:
         clip = np.stack([aug.frame(f) for f in fr]); x = torch.stack([to_tensor(f) for f in clip])
         k = Q(x).kp.float()                                              # the detector's points of every true frame
         real.append(clip)
-        rendered['trained'].append(img(T.render(x[:1], k[:1], k[None, 1:]).v_hat[0]))
         v0, k0 = x[:1].expand(n_frames, -1, -1, -1), k[:1].expand(n_frames, -1, -1)
-        f = T.encode(v0); grid = T.motion(f, k0, k[1:])[0]               # the trained field: Gaussian weights + refinement
+        f = T.encode(x[:1]).expand(n_frames, -1, -1, -1)                 # f(v0), once, as `render` does
+        grid = T.motion(f, k0, k[1:])[0]                                  # the trained field: Gaussian weights + refinement
+        o = T.decode(T.condition(f, k0, k[1:], grid), v0, grid)           # the oracle video of `oracle_scores`
+        rendered['trained'].append(img(o.v_hat)); rendered['s only'].append(img(o.s))
         rendered['field only'].append(img(warp(v0, grid)))
-        rendered['s only'].append(img(T.decode(T.condition(f, k0, k[1:], grid), v0, grid).s))
         for s in stds:                                                   # v0 read along the bare field, nothing else
             rendered[f'free {s}'].append(img(warp(v0, motion_field(k0, k[1:], cfg.size, s)[0])))
         if joint_stds:                                                   # the true joints (off the frame: NaN -> 0)
