@@ -42,8 +42,8 @@ def score_run(run, data, stds, joint_stds=(), n_frames=32) -> dict:
         real.append(clip)
         v0, k0 = x[:1].expand(n_frames, -1, -1, -1), k[:1].expand(n_frames, -1, -1)
         f = T.encode(x[:1]).expand(n_frames, -1, -1, -1)                 # f(v0), once, as `render` does
-        grid = T.motion(f, k0, k[1:])[0]                                  # the trained field: Gaussian weights + refinement
-        o = T.decode(T.condition(f, k0, k[1:], grid), v0, grid)           # the oracle video of `oracle_scores`
+        grid, _, occ = T.motion(f, k0, k[1:])                             # the trained field: Gaussian weights + refinement
+        o = T.decode(T.condition(f, k0, k[1:], grid), v0, grid, occ)      # the oracle video of `oracle_scores`
         rendered['trained'].append(img(o.v_hat)); rendered['s only'].append(img(o.s))
         rendered['field only'].append(img(warp(v0, grid)))
         for s in stds:                                                   # v0 read along the bare field, nothing else

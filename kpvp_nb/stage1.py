@@ -42,6 +42,7 @@ class Stage1Config(TrainConfig):
     width:float = 1.0            # channel multiplier of Q, T and D (1.0 = the paper)
     translator:str = 'concat'    # 'concat' (authors' code), 'analogy' (the paper's wording) or 'warp' (moves pixels; notebook 04)
     warp_std:float = 0.15        # warp translator: each keypoint's reach in the motion field, [-1, 1] units
+    occlusion:bool = False       # warp translator: a learned occlusion map lets a blur of the frame fill what the figure uncovers
     steps:int = 150_000          # train until this step (the schedules are fractions of it)
     lr_decay:float = 0.95        # x0.95 per `lr_period` of the run, continuously (the code) or stepwise (`lr_staircase`, the paper)
     lr_period:float = 20_000 / 150_000   # a fraction of `steps` (the paper: 20,000 of 150,000 iterations)
@@ -84,6 +85,8 @@ class Stage1Config(TrainConfig):
                              f"got {self.gap!r}")
         if self.translator not in Translator.modes:
             raise UsageError(f"translator must be one of {Translator.modes}, got {self.translator!r}")
+        if self.occlusion and self.translator != 'warp':
+            raise UsageError(f"occlusion needs translator='warp' (the map belongs to its motion field), got translator={self.translator!r}")
         if self.pix_scales < 1 or self.size % 2 ** (self.pix_scales - 1):
             raise UsageError(f"pix_scales must be >= 1 and 2^(pix_scales-1) must divide size, "
                              f"got {self.pix_scales} for size {self.size}")
@@ -99,7 +102,7 @@ PRESETS = {
                         steps=3000, lr=1e-3, lambda_vgg=0., lambda_gan=0., lambda_pix=1., vgg='none',
                         bn_momentum=0.1, inv_std=7.15, logit_scale=10., lambda_eq=1.,
                         max_rot=0., flip_p=0., filter_p=0.,
-                        motion_weight=5., motion_fade_end=2 / 3, lambda_sep=1., q_lr_scale=3., lr_decay=0.1, lr_period=1.,
+                        motion_weight=5., motion_fade_end=0., lambda_sep=1., q_lr_scale=3., lr_decay=0.1, lr_period=1.,
                         channels_last=True, num_workers=0, ckpt_every=250, sample_every=250, log_every=25),
 }
 
@@ -133,7 +136,7 @@ def _build(cfg):
     m = dict(Q=KeypointDetector(cfg.n_kp, width=cfg.width, bn_momentum=cfg.bn_momentum,
                                 logit_scale=cfg.logit_scale),
              T=Translator(cfg.n_kp, mode=cfg.translator, width=cfg.width, bn_momentum=cfg.bn_momentum,
-                          inv_std=cfg.inv_std, warp_std=cfg.warp_std))
+                          inv_std=cfg.inv_std, warp_std=cfg.warp_std, occlusion=cfg.occlusion))
     if cfg.lambda_gan > 0: m['D'] = ImageDiscriminator(width=cfg.width)
     return m
 

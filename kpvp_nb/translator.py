@@ -15,7 +15,8 @@ from .keypoints import coord_grid, gaussian_maps
 from .layers import ImageEncoder, conv_bn_relu, scale_channels, check_images
 
 # %% auto #0
-__all__ = ['blend', 'KeypointEncoder', 'motion_field', 'warp', 'TranslatorOutput', 'Translator', 'ImageDiscriminator']
+__all__ = ['blend', 'KeypointEncoder', 'motion_field', 'warp', 'blur', 'fill_occluded', 'TranslatorOutput', 'Motion',
+           'Translator', 'ImageDiscriminator']
 
 # %% ../nbs/04_translator.ipynb #19d6ac2f
 def blend(v:Tensor, # reference frame [B,3,H,W]
@@ -72,12 +73,40 @@ def warp(x:Tensor, # images or features [B,C,H,W]
     out = F.grid_sample(x.float(), grid.float(), mode='bilinear', padding_mode='border', align_corners=True)
     return out.to(x.dtype)
 
+# %% ../nbs/04_translator.ipynb #a666f992
+def blur(x:Tensor, # images or maps [B,C,H,W]
+         std:float, # sigma of the Gaussian, in pixels
+        ) -> Tensor: # [B,C,H,W], in x's dtype
+    "Separable Gaussian blur (kernel radius 3 sigma, edges replicated), in float32 also under autocast."
+    r, c = max(1, int(3 * std)), x.shape[1]
+    t = torch.arange(-r, r + 1, dtype=torch.float32, device=x.device)
+    g = torch.exp(-t ** 2 / (2 * std ** 2)); g = g / g.sum()
+    with torch.autocast(x.device.type, enabled=False):
+        y = F.conv2d(F.pad(x.float(), (r, r, 0, 0), mode='replicate'), g.expand(c, 1, 1, -1), groups=c)   # along W
+        y = F.conv2d(F.pad(y, (0, 0, r, r), mode='replicate'), g[:, None].expand(c, 1, -1, 1), groups=c)  # along H
+    return y.to(x.dtype)
+
+def fill_occluded(vt:Tensor, # the warped reference v o T [B,3,H,W]
+                  v:Tensor, # the reference v [B,3,H,W]
+                  occ:Tensor, # occlusion map o [B,1,h,w] in [0, 1], any resolution (resized bilinearly to H x W)
+                  std:float=5 / 64, # beta: the blur's sigma as a fraction of the image height
+                 ) -> Tensor: # (1 - o) v o T + o (blur of v) [B,3,H,W]
+    "Where the occlusion map is high, the reference's local average colour replaces the warped reference."
+    if occ.shape[-2:] != v.shape[-2:]: occ = F.interpolate(occ, size=v.shape[-2:], mode='bilinear', align_corners=False)
+    return vt + occ.to(vt.dtype) * (blur(v, std * v.shape[-2]) - vt)
+
 # %% ../nbs/04_translator.ipynb #e7534a3b
 class TranslatorOutput(NamedTuple):
     "What `Translator` returns."
     v_hat: Tensor # the translated frame, eq. 3 [B,3,H,W]
     s: Tensor # generated image [B,3,H,W]: linear in training, clipped to [-1, 1] in inference mode (what the blend used)
     m: Tensor # background mask [B,1,H,W] in (0, 1): 1 copies the reference frame
+
+class Motion(NamedTuple):
+    "What `Translator.motion` returns."
+    grid: Tensor # backward sampling grid T(u) [B,h,w,2], (x, y) in [-1, 1]
+    weights: Tensor # w [B,K+1,h,w], background first
+    occlusion: Tensor|None # occlusion map o [B,1,h,w] in (0, 1); None without `occlusion=True`
 
 # %% ../nbs/04_translator.ipynb #5ddae5e7
 class Translator(nn.Module):
@@ -90,20 +119,24 @@ class Translator(nn.Module):
                  bn_momentum:float=0.1, # PyTorch BatchNorm momentum; 0.001 matches the paper's TF decay 0.999
                  inv_std:float=14.3, # 1/sigma of the Gaussian keypoint maps (eq. 2)
                  warp_std:float=0.2, # warp mode: sigma_w, each keypoint's reach in the motion field ([-1, 1] units)
+                 occlusion:bool=False, # warp mode: a learned occlusion map lets a blur of v fill what the warp cannot produce
                 ):
         super().__init__()
         if mode not in self.modes: raise ValueError(f"Translator: mode must be 'concat', 'analogy' or 'warp', got {mode!r}")
-        self.n_kp, self.mode, self.inv_std, self.warp_std = n_kp, mode, inv_std, warp_std
+        if occlusion and mode != 'warp': raise ValueError(f"Translator: occlusion=True needs mode='warp', got mode={mode!r}")
+        self.n_kp, self.mode, self.inv_std, self.warp_std, self.occlusion = n_kp, mode, inv_std, warp_std, occlusion
         self.encoder = ImageEncoder(3, width, bn_momentum)              # f: b0..b2, 1/4 resolution
         c_f = self.encoder.channels[-1]
         self.kp_encoder = KeypointEncoder(n_kp, c_f, bn_momentum) if mode == 'analogy' else None
         self.refiner = None
-        # r: learned logits of the motion field's weights
+        # r: learned logits of the motion field's weights (and of the occlusion map, last)
         if mode == 'warp':
             c_r = scale_channels(64, width)
             self.refiner = nn.Sequential(conv_bn_relu(c_f + 2 * n_kp, c_r, 3, 1, bn_momentum), conv_bn_relu(c_r, c_r, 3, 1, bn_momentum),
-                                         nn.Conv2d(c_r, n_kp + 1, 3, 1, 1))
+                                         nn.Conv2d(c_r, n_kp + 1 + occlusion, 3, 1, 1))
             nn.init.zeros_(self.refiner[-1].weight); nn.init.zeros_(self.refiner[-1].bias)
+            # o = sigmoid(-3) = 0.047 at the start
+            if occlusion: nn.init.constant_(self.refiner[-1].bias[-1:], -3.)
         c_in, stages = c_f if mode == 'analogy' else c_f + 2 * n_kp, []
         for n, c in [(4, 256), (4, 128), (2, 64)]:
             c = scale_channels(c, width)
@@ -130,12 +163,13 @@ class Translator(nn.Module):
 
     def motion(self, f:Tensor, # image features f(v) [B,C,h,w]
                kp:Tensor, kp_t:Tensor, # keypoints of v and target keypoints [B,K,2]
-              ) -> tuple[Tensor, Tensor]: # sampling grid [B,h,w,2], weights [B,K+1,h,w]
+              ) -> Motion: # grid [B,h,w,2], weights [B,K+1,h,w], occlusion map [B,1,h,w] or None
         "Warp mode: the backward motion field at the resolution of f (`motion_field` with the learned refinement)."
         if self.mode != 'warp': raise ValueError(f"Translator: motion() is for mode='warp', this one is {self.mode!r}")
         g, g_t = self._maps(f, kp, kp_t)
-        return motion_field(kp.float(), kp_t.float(), f.shape[-2:], self.warp_std,
-                            self.refiner(torch.cat([f, g, g_t], 1)).float())
+        r = self.refiner(torch.cat([f, g, g_t], 1)).float()
+        grid, wts = motion_field(kp.float(), kp_t.float(), f.shape[-2:], self.warp_std, r[:, :self.n_kp + 1])
+        return Motion(grid, wts, torch.sigmoid(r[:, self.n_kp + 1:]) if self.occlusion else None)
 
     def condition(self, f:Tensor, # image features f(v) [B,C,h,w]
                   kp:Tensor, # keypoints of v [B,K,2]
@@ -154,13 +188,17 @@ class Translator(nn.Module):
     def decode(self, x:Tensor, # decoder input from `condition` [B,C_in,h,w]
                v:Tensor, # reference frames [B,3,H,W], H = 4h, W = 4w
                grid:Tensor|None=None, # warp mode: the motion field; s is then v warped along it plus the head's correction
+               occ:Tensor|None=None, # warp mode with occlusion: the map o, where a blur of v replaces the warped v
               ) -> TranslatorOutput:
         "Decoder, the heads s and m, and the blend of eq. 3 (in inference mode of s clipped to [-1, 1])."
         x = self.decoder[0](x)                                          # [B,256w,H/4,W/4]
         for stage in self.decoder[1:]:
             x = stage(F.interpolate(x, scale_factor=2., mode='bilinear', align_corners=False))
         s, m = self.to_s(x), torch.sigmoid(self.to_m(x))                # [B,3,H,W], [B,1,H,W]
-        if grid is not None: s = warp(v, grid) + s                      # s = v o T + Delta
+        if grid is not None:
+            vt = warp(v, grid)                                          # v o T
+            if occ is not None: vt = fill_occluded(vt, v, occ)          # (1 - o) v o T + o (blur of v)
+            s = vt + s                                                  # s = v o T + Delta
         # inference: s clipped to an image before the blend
         if not self.training: s = s.clamp(-1, 1)
         return TranslatorOutput(blend(v, s, m), s, m)
@@ -169,8 +207,9 @@ class Translator(nn.Module):
                   v:Tensor, kp:Tensor, kp_t:Tensor, # reference frames, their keypoints, target keypoints
                  ) -> TranslatorOutput:
         "`condition` then `decode`, with the motion field computed once in warp mode."
-        grid = self.motion(f, kp, kp_t)[0] if self.mode == 'warp' else None
-        return self.decode(self.condition(f, kp, kp_t, grid), v, grid)
+        if self.mode != 'warp': return self.decode(self.condition(f, kp, kp_t), v)
+        mo = self.motion(f, kp, kp_t)
+        return self.decode(self.condition(f, kp, kp_t, mo.grid), v, mo.grid, mo.occlusion)
 
     def forward(self, v:Tensor, # reference frames [B,3,H,W] in [-1, 1]
                 kp:Tensor, # keypoints of v [B,K,2], (x, y) in [-1, 1]
@@ -178,7 +217,8 @@ class Translator(nn.Module):
                ) -> TranslatorOutput:
         return self.translate(self.encode(v), v, kp, kp_t)
 
-    def __repr__(self): return f"Translator(n_kp={self.n_kp}, mode={self.mode!r}, params={sum(p.numel() for p in self.parameters()):,})"
+    def __repr__(self): return (f"Translator(n_kp={self.n_kp}, mode={self.mode!r}{', occlusion=True' if self.occlusion else ''}, "
+                                f"params={sum(p.numel() for p in self.parameters()):,})")
 
 # %% ../nbs/04_translator.ipynb #3f64017d
 @patch
